@@ -1,0 +1,32 @@
+# latentspin: Park et al., "Optimization of physical quantities in the autoencoder latent
+# space", Sci. Rep. 12, 9003 (2022), as one DAG.
+#
+#   snakemake --cores all                                   # the paper (config.yaml)
+#   snakemake --cores all --configfile presets/quick.yaml   # a laptop
+#   snakemake --cores 2 --configfile presets/smoke.yaml     # CI, minutes
+
+import os
+
+
+# The paper's parameters, found beside this file whatever --directory is; --configfile and
+# --config merge over them.
+configfile: os.path.join(workflow.basedir, "config.yaml")
+
+
+include: "rules/common.smk"
+
+
+wildcard_constraints:
+    split="|".join(SPLITS),
+    shard=r"\d+",
+
+
+include: "rules/anneal.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        expand("results/data/{split}.zarr", split=SPLITS),
+        expand("results/data/{split}_summary.json", split=SPLITS),
+        "results/figures/data_samples.png",

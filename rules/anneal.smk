@@ -1,0 +1,71 @@
+# Stage 1: annealed spin configurations (heat-bath Monte Carlo), one job per shard.
+
+
+rule anneal_shard:
+    output:
+        directory("results/data/shards/{split}/{shard}.zarr"),
+    log:
+        "results/logs/anneal/{split}/{shard}.log",
+    benchmark:
+        "results/benchmarks/anneal/{split}/{shard}.tsv"
+    conda:
+        ENV
+    threads: config["anneal"]["threads"]
+    resources:
+        mem_mb=lambda wc, threads: 1000 + 100 * threads,
+    params:
+        config=section_json(
+            config, ["seed", "lattice", "hamiltonian", "data", "anneal"]
+        ),
+    shell:
+        "python -m latentspin anneal --config {params.config:q} --split {wildcards.split} --shard {wildcards.shard}"
+        " --threads {threads} --out {output} 2> {log}"
+
+
+rule assemble_split:
+    input:
+        lambda wc: shard_paths(wc.split),
+    output:
+        directory("results/data/{split}.zarr"),
+    log:
+        "results/logs/assemble/{split}.log",
+    benchmark:
+        "results/benchmarks/assemble/{split}.tsv"
+    conda:
+        ENV
+    shell:
+        "python -m latentspin assemble --out {output} {input} 2> {log}"
+
+
+rule summarize_split:
+    input:
+        "results/data/{split}.zarr",
+    output:
+        "results/data/{split}_summary.json",
+    log:
+        "results/logs/summarize/{split}.log",
+    benchmark:
+        "results/benchmarks/summarize/{split}.tsv"
+    conda:
+        ENV
+    shell:
+        "python -m latentspin summarize {input} --out {output} > {log} 2>&1"
+
+
+rule data_figure:
+    input:
+        "results/data/train.zarr",
+    output:
+        report(
+            "results/figures/data_samples.png",
+            caption="../workflow/report/data_samples.rst",
+            category="Data",
+        ),
+    log:
+        "results/logs/figures/data_samples.log",
+    benchmark:
+        "results/benchmarks/figures/data_samples.tsv"
+    conda:
+        ENV
+    shell:
+        "python -m latentspin plot-samples {input} --out {output} --n 12 2> {log}"

@@ -1,0 +1,29 @@
+# Included first: config validation, and helpers that compute targets.
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+# The package lives in workflow/: importable here, and in every job's shell (also in a
+# --use-conda environment, which holds only the dependencies) through the shell prefix.
+PACKAGE_DIR = str(Path(workflow.basedir) / "workflow")
+sys.path.insert(0, PACKAGE_DIR)
+# (braces doubled twice: by the f-string, then by Snakemake, which formats the prefix)
+shell.prefix(f'export PYTHONPATH="{PACKAGE_DIR}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; ')
+
+from latentspin.config import SPLITS, check_consistency, section_json  # noqa: E402
+
+validate(config, "../workflow/schemas/config.schema.yaml")
+check_consistency(config)
+
+ENV = "../envs/latentspin.yaml"
+
+
+def shard_paths(split):
+    """The annealing shards of a split, one job each."""
+    return [
+        f"results/data/shards/{split}/{i}.zarr"
+        for i in range(config["data"][split]["shards"])
+    ]

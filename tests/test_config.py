@@ -1,0 +1,99 @@
+"""Bad configuration stops the run before any work, with a message naming the key."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from latentspin import config as cfg
+
+BAD = {
+    "L not a multiple of 16": ({"lattice": {"L": 40}}, "lattice.L"),
+    "negative temperature": ({"anneal": {"T_end": -0.5}}, "anneal.T_end"),
+    "unknown dmi": ({"hamiltonian": {"dmi": "chiral"}}, "hamiltonian.dmi"),
+    "more shards than samples": ({"data": {"valid": {"samples": 3, "shards": 5}}}, "data.valid.shards"),
+    "T_start below T_end": ({"anneal": {"T_start": 0.001}}, "anneal.T_start"),
+    "unknown key": ({"anneal": {"sweep": 10}}, "anneal"),
+    "wrong type": ({"data": {"train": {"samples": "many"}}}, "data.train.samples"),
+}
+
+
+def test_paper_config_and_presets_are_valid(root, paper_config):
+    cfg.validate(paper_config)
+    for preset in sorted((root / "presets").glob("*.yaml")):
+        cfg.load([root / "config.yaml", preset])
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_validate_names_the_key(case, paper_config):
+    override, key = BAD[case]
+    with pytest.raises(cfg.ConfigError, match=key.replace(".", r"\.")):
+        cfg.validate(cfg.merge(paper_config, override))
+
+
+def test_missing_key_is_named(paper_config):
+    del paper_config["anneal"]["sweeps"]
+    with pytest.raises(cfg.ConfigError, match=r"anneal\.sweeps is missing"):
+        cfg.validate(paper_config)
+    del paper_config["hamiltonian"]
+    with pytest.raises(cfg.ConfigError, match="hamiltonian is missing"):
+        cfg.validate(paper_config)
+
+
+def test_section_validation_checks_only_those_sections(paper_config):
+    del paper_config["anneal"]
+    cfg.validate(paper_config, ["seed", "lattice"])
+    with pytest.raises(cfg.ConfigError, match="anneal is missing"):
+        cfg.validate(paper_config, ["seed", "anneal"])
+
+
+def test_cli_rejects_bad_config_before_work(root, tmp_path):
+    out = tmp_path / "shard.zarr"
+    r = subprocess.run([sys.executable, "-m", "latentspin", "anneal", "--config", str(root / "config.yaml"),
+                        "--config", '{"hamiltonian": {"dmi": "chiral"}}', "--split", "train", "--shard", "0",
+                        "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert "hamiltonian.dmi" in r.stderr
+    assert not out.exists()
+
+
+def copy_workflow(root, dest):
+    dest.mkdir(parents=True)
+    for name in ("Snakefile", "config.yaml", "rules", "workflow", "envs", "presets"):
+        src = root / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, dest / name)
+    return dest
+
+
+def snakemake_dry_run(workdir, *args):
+    return subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", *args], cwd=workdir,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_snakemake_stops_on_bad_config_before_any_job(root, tmp_path):
+    """Each bad config makes `snakemake` fail at start-up naming the key, and no job runs."""
+    wf = copy_workflow(root, tmp_path / "wf")
+    cases = dict(BAD)
+    cases.pop("T_start below T_end")  # checked by the same code path as shards > samples
+    for i, (case, (override, key)) in enumerate(sorted(cases.items())):
+        bad = tmp_path / f"bad{i}.yaml"
+        bad.write_text(yaml.safe_dump(override))
+        r = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", str(bad)],
+                           cwd=wf, capture_output=True, text=True, timeout=300)
+        assert r.returncode != 0, case
+        leaf = key.split(".")[-1]
+        assert leaf in r.stderr + r.stdout, (case, r.stderr[-2000:])
+        assert not (wf / "results").exists(), case
+    # a key missing from config.yaml itself
+    config = yaml.safe_load((wf / "config.yaml").read_text())
+    del config["anneal"]["sweeps"]
+    (wf / "config.yaml").write_text(yaml.safe_dump(config))
+    r = snakemake_dry_run(wf)
+    assert r.returncode != 0 and "'sweeps' is a required property" in r.stdout + r.stderr
+    assert not (wf / "results").exists()

@@ -1,0 +1,109 @@
+"""The data contract of the annealing stage: shards, assembly, reproducibility, atomic writes."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from latentspin import config as cfg, data, physics
+from latentspin.physics import Hamiltonian
+
+
+@pytest.mark.parametrize("n, shards", [(10, 1), (10, 3), (10, 10), (30000, 60), (7, 4)])
+def test_shards_partition_the_split(n, shards):
+    ranges = [data.shard_range(n, shards, s) for s in range(shards)]
+    assert [k for r in ranges for k in r] == list(range(n))
+    sizes = [len(r) for r in ranges]
+    assert max(sizes) - min(sizes) <= 1 and min(sizes) >= 1
+
+
+def test_shard_out_of_range():
+    with pytest.raises(cfg.ConfigError, match="shard 3"):
+        data.shard_range(10, 3, 3)
+
+
+def build_split(config, split, shards, tmp_path, tag):
+    config = cfg.merge(config, {"data": {split: {"shards": shards}}})
+    paths = [data.anneal_shard(config, split, s, tmp_path / f"{tag}-{s}.zarr", threads=2, progress=False)
+             for s in range(shards)]
+    return data.assemble(paths[::-1], tmp_path / f"{tag}.zarr", progress=False)  # any order
+
+
+def test_dataset_contract_and_shard_invariance(tiny_config, tmp_path):
+    """The assembled store has the contract's variables and attrs, its observables are the
+    physics module's, and sample k is bitwise the same from 1 shard, from 4 shards, and on rerun."""
+    one = data.open_dataset(build_split(tiny_config, "train", 1, tmp_path, "one"))
+    four = data.open_dataset(build_split(tiny_config, "train", 4, tmp_path, "four"))
+    again = data.open_dataset(build_split(tiny_config, "train", 1, tmp_path, "again"))
+
+    assert one["spins"].dims == ("sample", "component", "y", "x")
+    assert one["spins"].dtype == np.float32 and one["spins"].shape == (6, 3, 16, 16)
+    np.testing.assert_array_equal(one["sample"].values, np.arange(6))
+    for key in ("J", "D", "dmi", "L", "seed", "schedule"):
+        assert key in one.attrs
+    assert json.loads(one.attrs["schedule"])["sweeps"] == 40
+    assert "shard" not in one.attrs
+
+    for other in (four, again):
+        np.testing.assert_array_equal(other["spins"].values, one["spins"].values)
+        for k in ("energy", "W", "Mz"):
+            np.testing.assert_array_equal(other[k].values, one[k].values)
+
+    spins = torch.from_numpy(one["spins"].values).double()
+    ham = Hamiltonian(1.0, 0.3, "bloch")
+    np.testing.assert_allclose(one["energy"].values, physics.energy_density(spins, ham).numpy(), atol=1e-12)
+    np.testing.assert_allclose(one["W"].values, physics.topological_index(spins).numpy(), atol=1e-12)
+    np.testing.assert_allclose(one["Mz"].values, physics.magnetization_z(spins).numpy(), atol=1e-12)
+
+
+def test_splits_differ(tiny_config, tmp_path):
+    t = data.anneal_shard(tiny_config, "train", 0, tmp_path / "t.zarr", progress=False)
+    v = data.anneal_shard(tiny_config, "valid", 0, tmp_path / "v.zarr", progress=False)
+    a, b = data.open_dataset(t)["spins"][:2].values, data.open_dataset(v)["spins"].values
+    assert not np.array_equal(a, b)
+
+
+def test_assemble_refuses_foreign_or_missing_shards(tiny_config, tmp_path):
+    config = cfg.merge(tiny_config, {"data": {"train": {"shards": 2}}})
+    s0 = data.anneal_shard(config, "train", 0, tmp_path / "s0.zarr", progress=False)
+    with pytest.raises(ValueError, match="not exactly"):
+        data.assemble([s0], tmp_path / "out.zarr", progress=False)
+    other = cfg.merge(config, {"hamiltonian": {"D": 0.2}})
+    s1 = data.anneal_shard(other, "train", 1, tmp_path / "s1.zarr", progress=False)
+    with pytest.raises(ValueError, match="'D'"):
+        data.assemble([s0, s1], tmp_path / "out.zarr", progress=False)
+    assert not (tmp_path / "out.zarr").exists()
+
+
+def test_failed_write_keeps_existing_output(tiny_config, tmp_path, monkeypatch):
+    """A write that dies half way leaves the previous store intact and no partial one."""
+    out = data.anneal_shard(tiny_config, "valid", 0, tmp_path / "v.zarr", progress=False)
+    before = data.open_dataset(out)["spins"].values.copy()
+
+    real_to_zarr = xr.Dataset.to_zarr
+
+    def broken(self, store, **kwargs):
+        real_to_zarr(xr.Dataset({"half": ("a", np.zeros(3))}), store, mode="w", consolidated=False)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(xr.Dataset, "to_zarr", broken)
+    with pytest.raises(OSError, match="disk full"):
+        data.anneal_shard(tiny_config, "valid", 0, out, progress=False)
+    np.testing.assert_array_equal(data.open_dataset(out)["spins"].values, before)
+    with pytest.raises(OSError):
+        data.anneal_shard(tiny_config, "valid", 0, tmp_path / "new.zarr", progress=False)
+    assert not (tmp_path / "new.zarr").exists()
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_summary_reports_the_labyrinth_statistics(tiny_config, tmp_path):
+    out = build_split(tiny_config, "train", 2, tmp_path, "s")
+    s = data.summarize(out)
+    assert s["samples"] == 6 and s["L"] == 16
+    assert s["ground_state"]["energy"] < s["energy_mean"] < 0
+    assert s["W_integer_deviation_max"] < 1e-6 and s["spin_norm_error_max"] < 1e-6
+    checks = data.labyrinth_checks(s)
+    assert set(checks) == set(data.LABYRINTH_CRITERIA)
+    assert checks["W integer to 1e-6"]

@@ -1,0 +1,362 @@
+"""Physical and numerical truths of latentspin.physics and latentspin.textures."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from latentspin import physics as ph
+from latentspin.textures import rotate_about_z, skyrmion, spiral
+
+BLOCH = ph.Hamiltonian(J=1.0, D=0.3, dmi="bloch")
+NEEL = ph.Hamiltonian(J=1.0, D=0.3, dmi="neel")
+BOTH = pytest.mark.parametrize("ham", [BLOCH, NEEL], ids=["bloch", "neel"])
+
+
+def random_state(L: int, seed: int, batch: tuple[int, ...] = (), dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    s = torch.randn(*batch, 3, L, L, generator=g, dtype=dtype)
+    return s / s.norm(dim=-3, keepdim=True)
+
+
+def smooth_state(L: int, seed: int, corr_len: float = 4.0):
+    """Unit spins from a Gaussian random field low-passed over ~corr_len sites."""
+    g = torch.Generator().manual_seed(seed)
+    noise = torch.randn(3, L, L, generator=g, dtype=torch.float64)
+    k = 2 * math.pi * torch.fft.fftfreq(L, dtype=torch.float64)
+    k2 = k[:, None] ** 2 + k[None, :] ** 2
+    field = torch.fft.ifft2(torch.fft.fft2(noise) * torch.exp(-0.5 * k2 * corr_len**2)).real
+    field = field + torch.tensor([0.0, 0.0, 0.3 * field.std()], dtype=torch.float64).view(3, 1, 1)
+    return field / field.norm(dim=0, keepdim=True)
+
+
+def q_of(L: int, n: int, m: int) -> tuple[float, float]:
+    return 2 * math.pi * n / L, 2 * math.pi * m / L
+
+
+# ------------------------------------------------------------------------------ Hamiltonian
+
+
+def test_hamiltonian_validation_and_config():
+    with pytest.raises(ValueError, match="Bloch"):
+        ph.Hamiltonian(dmi="Bloch")
+    ham = ph.Hamiltonian.from_config({"J": 2, "D": -0.5, "dmi": "neel"})
+    assert ham == ph.Hamiltonian(J=2.0, D=-0.5, dmi="neel")
+    assert ham.dmi_vectors() == ((0.0, -0.5, 0.0), (0.5, 0.0, 0.0))
+    assert BLOCH.dmi_vectors() == ((0.3, 0.0, 0.0), (0.0, 0.3, 0.0))
+    with pytest.raises(KeyError):
+        ph.Hamiltonian.from_config({"J": 1.0, "D": 0.3})
+
+
+# ------------------------------------------------------------------------------ energies
+
+
+SPIRAL_CASES = [
+    (128, (0, 0)), (128, (6, 0)), (128, (0, 6)), (128, (4, 4)), (128, (5, 3)), (128, (2, 7)),
+    (128, (64, 0)), (48, (3, 0)), (48, (0, 5)), (48, (2, 2)), (48, (5, 3)), (48, (2, 7)),
+    (48, (24, 9)),
+]
+
+
+@pytest.mark.parametrize("L,nm", SPIRAL_CASES)
+@pytest.mark.parametrize("dmi", ["bloch", "neel"])
+@pytest.mark.parametrize("D", [0.3, -0.3])
+def test_spiral_energy_is_analytic(L, nm, dmi, D):
+    ham = ph.Hamiltonian(J=1.0, D=D, dmi=dmi)
+    s = spiral(L, *nm, ham)
+    assert torch.allclose(s.norm(dim=0), torch.ones(L, L, dtype=s.dtype), atol=1e-14)
+    eps = ph.energy_density(s, ham).item()
+    assert abs(eps - ph.spiral_energy_density(*q_of(L, *nm), ham)) < 1e-10
+
+
+def test_lattice_ground_state_128():
+    n, m, eps = ph.lattice_ground_state(128, BLOCH)
+    assert (n, m) == (5, 3)
+    assert round(eps, 5) == -2.04436
+    eps_axis = ph.spiral_energy_density(*q_of(128, 6, 0), BLOCH)
+    assert round(eps_axis, 5) == -2.04403
+    diagonal_continuum = -math.sqrt(4 + 2 * 0.3**2)
+    axis_continuum = -1 - math.sqrt(1 + 0.3**2)
+    assert round(diagonal_continuum, 5) == -2.04450 and round(axis_continuum, 5) == -2.04403
+    assert diagonal_continuum < eps < eps_axis
+    assert axis_continuum <= eps_axis
+    assert ph.lattice_ground_state(128, NEEL) == (n, m, eps)
+
+
+def test_lattice_ground_state_is_global_minimum():
+    L = 48
+    n, m, eps = ph.lattice_ground_state(L, BLOCH)
+    every = min(ph.spiral_energy_density(*q_of(L, a, b), BLOCH) for a in range(L) for b in range(L))
+    assert n >= m >= 0 and abs(eps - every) < 1e-12
+
+
+@BOTH
+def test_local_energy_sums_to_total(ham):
+    s = random_state(16, seed=1)
+    n_sites = 16 * 16
+    local = ph.local_energy_density(s, ham)
+    assert local.shape == (16, 16)
+    assert abs(local.sum().item() - n_sites * ph.energy_density(s, ham).item()) < 1e-10
+    # Half of each site's four bonds: -S·h/2.
+    site = -0.5 * (s * ph.local_field(s, ham)).sum(dim=0)
+    assert torch.allclose(local, site, atol=1e-13)
+
+
+@BOTH
+def test_ferromagnet_energy(ham):
+    up = torch.zeros(3, 8, 8, dtype=torch.float64)
+    up[2] = 1.0
+    assert ph.energy_density(up, ham).item() == -2.0
+    tilted = torch.tensor([0.3, -0.5, 0.6], dtype=torch.float64)
+    tilted = (tilted / tilted.norm()).view(3, 1, 1).expand(3, 8, 8)
+    assert abs(ph.energy_density(tilted, ph.Hamiltonian(J=0.7, D=0.4, dmi=ham.dmi)) + 1.4) < 1e-14
+
+
+@BOTH
+def test_local_field_is_minus_gradient(ham):
+    s = random_state(8, seed=2).requires_grad_(True)
+    total = ph.energy_density(s, ham) * 64
+    (grad,) = torch.autograd.grad(total, s)
+    assert torch.allclose(ph.local_field(s.detach(), ham), -grad, atol=1e-12)
+
+
+@BOTH
+@pytest.mark.parametrize("site", [(0, 0), (3, 7), (7, 7)])
+def test_single_spin_change_is_linear(ham, site):
+    s = random_state(8, seed=3)
+    y, x = site
+    h = ph.local_field(s, ham)[:, y, x]
+    new = s.clone()
+    new[:, y, x] = torch.tensor([0.48, -0.6, 0.64], dtype=torch.float64)
+    delta_h = 64 * (ph.energy_density(new, ham) - ph.energy_density(s, ham))
+    assert abs(delta_h.item() + torch.dot(h, new[:, y, x] - s[:, y, x]).item()) < 1e-12
+
+
+# ------------------------------------------------------------------------------ topology
+
+
+@pytest.mark.parametrize("core", [-1, 1])
+@pytest.mark.parametrize("helicity", [0.0, math.pi / 2, math.pi, -math.pi / 2, None])
+@pytest.mark.parametrize("center", [None, (10.5, 20.5)])
+@BOTH
+def test_skyrmion_index(core, helicity, center, ham):
+    s = skyrmion(40, radius=5.0, ham=ham, core=core, helicity=helicity, center=center)
+    assert abs(ph.topological_index(s).item() - core) < 1e-6  # core -z in +z: W = -1
+    assert math.copysign(1, ph.magnetization_z(s).item()) == -core  # background is -core·ẑ
+
+
+def test_antiskyrmion_index():
+    s = skyrmion(40, radius=5.0, core=-1, vorticity=-1)
+    assert abs(ph.topological_index(s).item() - 1) < 1e-6
+
+
+def test_w_matches_continuum_orientation():
+    """Core -z, vorticity +1: m ≈ (kx, ky, -1) near the core, so m·(∂x m × ∂y m) = -k² < 0."""
+    s = skyrmion(40, radius=6.0, core=-1, helicity=0.0)
+    m, dx, dy = s[:, 20, 20], s[:, 20, 21] - s[:, 20, 19], s[:, 21, 20] - s[:, 19, 20]
+    assert torch.dot(m, torch.linalg.cross(dx, dy)).item() < 0
+    assert ph.topological_index(s).item() < 0
+
+
+def test_skyrmion_default_helicity_is_dmi_favoured():
+    for core in (-1, 1):
+        bloch = skyrmion(40, 5.0, BLOCH, core=core)
+        neel = skyrmion(40, 5.0, NEEL, core=core)
+        # Bloch in-plane part is azimuthal, Néel radial; a +90° turn maps one onto the other.
+        y, x = torch.meshgrid(torch.arange(40.0), torch.arange(40.0), indexing="ij")
+        rx, ry = (x - 20).double(), (y - 20).double()
+        radial_part = bloch[0] * rx + bloch[1] * ry
+        azimuthal_part = neel[0] * ry - neel[1] * rx
+        assert radial_part.abs().max().item() < 1e-12
+        assert azimuthal_part.abs().max().item() < 1e-12
+        assert torch.allclose(rotate_about_z(bloch, math.pi / 2), neel, atol=1e-12)
+        neel_like = skyrmion(40, 5.0, core=core)  # helicity 0
+        assert ph.energy_density(bloch, BLOCH) < ph.energy_density(neel_like, BLOCH)
+
+
+@pytest.mark.parametrize("nm", [(0, 0), (6, 0), (0, 6), (4, 4), (5, 3), (2, 7), (12, 9)])
+@BOTH
+def test_spirals_have_no_topology(nm, ham):
+    assert abs(ph.topological_index(spiral(128, *nm, ham)).item()) < 1e-10
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_w_is_integer(seed):
+    smooth = ph.topological_index(smooth_state(48, seed, corr_len=3.0)).item()
+    rough = ph.topological_index(random_state(16, seed)).item()
+    assert abs(smooth - round(smooth)) < 1e-10
+    assert abs(rough - round(rough)) < 1e-10
+
+
+# ------------------------------------------------------------------------------ symmetries
+
+
+@pytest.mark.parametrize("shift", [(1, 0), (0, 1), (3, -5), (17, 9)])
+@pytest.mark.parametrize("kind", ["smooth", "random"])
+@BOTH
+def test_translation_invariance(shift, kind, ham):
+    s = smooth_state(32, seed=5) if kind == "smooth" else random_state(32, seed=5)
+    t = torch.roll(s, shifts=shift, dims=(-2, -1))
+    for f in (lambda v: ph.energy_density(v, ham), ph.topological_index, ph.magnetization_z,
+              lambda v: ph.correlation(v, (2, 1))):
+        assert abs(f(s).item() - f(t).item()) < 1e-12
+    rolled_map = torch.roll(ph.local_energy_density(s, ham), shifts=shift, dims=(-2, -1))
+    assert torch.allclose(ph.local_energy_density(t, ham), rolled_map, atol=1e-13)
+
+
+@pytest.mark.parametrize("state", ["smooth", "skyrmion", "spiral"])
+def test_bloch_to_neel_by_rotation(state):
+    s = {"smooth": lambda: smooth_state(32, seed=6),
+         "skyrmion": lambda: skyrmion(32, 4.0, BLOCH),
+         "spiral": lambda: spiral(32, 2, 1, BLOCH)}[state]()
+    r = rotate_about_z(s, math.pi / 2)
+    pairs = [(ph.energy_density(s, BLOCH), ph.energy_density(r, NEEL)),
+             (ph.topological_index(s), ph.topological_index(r)),
+             (ph.magnetization_z(s), ph.magnetization_z(r)),
+             (ph.correlation(s, (1, 0)), ph.correlation(r, (1, 0))),
+             (ph.correlation(s, (3, -2)), ph.correlation(r, (3, -2)))]
+    for a, b in pairs:
+        assert abs(a.item() - b.item()) < 1e-12
+    assert torch.allclose(ph.local_energy_density(s, BLOCH), ph.local_energy_density(r, NEEL), atol=1e-13)
+    # And the DMI really differs: the Bloch state is not as good under Néel DMI.
+    if state != "smooth":
+        assert ph.energy_density(s, NEEL) > ph.energy_density(s, BLOCH) + 1e-3
+
+
+# ------------------------------------------------------------------------------ C, Mz, C_BC
+
+
+@BOTH
+@pytest.mark.parametrize("nm", [(6, 0), (5, 3), (2, 7)])
+def test_spiral_correlation_and_mz(ham, nm):
+    L = 64
+    s = spiral(L, *nm, ham)
+    qx, qy = q_of(L, *nm)
+    for a in [(1, 0), (0, 1), (3, -2), (7, 5), (-4, 11)]:
+        assert abs(ph.correlation(s, a).item() - math.cos(qx * a[0] + qy * a[1])) < 1e-12
+    assert abs(ph.magnetization_z(s).item()) < 1e-12
+
+
+def test_boundary_correlation():
+    L = 24
+    s = smooth_state(L, seed=7)
+    assert abs(ph.boundary_correlation(s, s).item() - 1) < 1e-12
+    y, x = torch.meshgrid(torch.arange(L), torch.arange(L), indexing="ij")
+    ring = ((torch.hypot(x - L / 2.0, y - L / 2.0) - 8).abs() < 1).double()
+    a, b = random_state(L, seed=8) * ring, random_state(L, seed=9)
+    lhs = ph.boundary_correlation(s, 2.0 * a - 0.5 * b)
+    rhs = 2.0 * ph.boundary_correlation(s, a) - 0.5 * ph.boundary_correlation(s, b)
+    assert abs((lhs - rhs).item()) < 1e-12
+    assert abs(ph.boundary_correlation(s, a).item() - (a * s).sum().item() / L**2) < 1e-12
+
+
+# ------------------------------------------------------------------------------ Fourier
+
+
+@pytest.mark.parametrize("L,nm", [(128, (6, 0)), (128, (0, 6)), (128, (5, 3)), (128, (2, 7)),
+                                  (48, (3, 3)), (48, (1, 4))])
+def test_dominant_wavelength_of_spiral(L, nm):
+    wavelength = ph.dominant_wavelength(spiral(L, *nm, BLOCH)).item()
+    k = math.hypot(*nm)
+    assert abs(L / wavelength - k) <= 1.0  # within one shell of width 2π/L
+    assert abs(wavelength - L / k) < 1e-9  # and in fact exact for a pure spiral
+
+
+def test_dominant_wavelength_batched_and_noisy():
+    L = 64
+    cases = [(3, 0), (2, 2), (1, 5)]
+    batch = torch.stack([spiral(L, n, m, BLOCH) for n, m in cases])
+    noisy = batch + 0.3 * random_state(L, seed=10, batch=(3,))
+    noisy = noisy / noisy.norm(dim=-3, keepdim=True)
+    expected = torch.tensor([L / math.hypot(n, m) for n, m in cases], dtype=torch.float64)
+    for b in (batch, noisy):
+        got = ph.dominant_wavelength(b)
+        assert got.shape == (3,)
+        assert torch.all((L / got - L / expected).abs() <= 1.0)
+
+
+def test_structure_factor_sum_rule():
+    s = random_state(16, seed=11, batch=(2,))
+    sk = ph.structure_factor(s)
+    assert sk.shape == (2, 16, 16)
+    # Parseval: Σ_k S(k) = Σ_r |S(r)|² = N for unit spins.
+    assert torch.allclose(sk.sum(dim=(-2, -1)), torch.full((2,), 256.0, dtype=torch.float64))
+
+
+# ------------------------------------------------------------------------------ batching, dtype, autograd
+
+
+def all_quantities(s, ham, s_bc):
+    return {
+        "energy": ph.energy_density(s, ham),
+        "local": ph.local_energy_density(s, ham),
+        "field": ph.local_field(s, ham),
+        "W": ph.topological_index(s),
+        "Mz": ph.magnetization_z(s),
+        "C": ph.correlation(s, (2, -1)),
+        "C_BC": ph.boundary_correlation(s, s_bc),
+        "S_k": ph.structure_factor(s),
+        "lambda": ph.dominant_wavelength(s),
+        "bond_x": ph.bond_energies(s, ham)[0],
+    }
+
+
+@BOTH
+def test_batched_equals_one_by_one(ham):
+    L = 12
+    batch = random_state(L, seed=12, batch=(2, 3))
+    s_bc = random_state(L, seed=13)
+    together = all_quantities(batch, ham, s_bc)
+    for i in range(2):
+        for j in range(3):
+            alone = all_quantities(batch[i, j], ham, s_bc)
+            for name, value in alone.items():
+                assert together[name].shape[:2] == (2, 3), name
+                assert torch.allclose(together[name][i, j], value, atol=1e-12, rtol=0), name
+
+
+@BOTH
+def test_float32_in_float32_out(ham):
+    s64 = smooth_state(16, seed=14)
+    s32 = s64.float()
+    bc = random_state(16, seed=15)
+    q32, q64 = all_quantities(s32, ham, bc.float()), all_quantities(s64, ham, bc)
+    for name in q32:
+        assert q32[name].dtype == torch.float32, name
+        assert torch.allclose(q32[name].double(), q64[name], atol=1e-4, rtol=1e-5), name
+
+
+def test_gradcheck():
+    L = 6
+    base = spiral(L, 1, 0, BLOCH) + 0.2 * random_state(L, seed=16)
+    base = (base / base.norm(dim=0, keepdim=True)).requires_grad_(True)
+    for ham in (BLOCH, NEEL):
+        assert torch.autograd.gradcheck(lambda v: ph.energy_density(v, ham), (base,))
+        assert torch.autograd.gradcheck(lambda v: ph.local_energy_density(v, ham), (base,))
+    assert torch.autograd.gradcheck(ph.topological_index, (base,))
+    assert torch.autograd.gradcheck(lambda v: ph.correlation(v, (1, 2)), (base,))
+    assert torch.autograd.gradcheck(ph.magnetization_z, (base,))
+
+
+def test_topological_index_depends_on_direction_only():
+    s = skyrmion(24, 3.0, BLOCH)
+    scale = 0.5 + torch.rand(1, 24, 24, generator=torch.Generator().manual_seed(17), dtype=torch.float64)
+    assert abs(ph.topological_index(s * scale).item() - ph.topological_index(s).item()) < 1e-12
+
+
+# ------------------------------------------------------------------------------ CUDA
+
+
+def test_cuda_matches_cpu():
+    if not torch.cuda.is_available():
+        pytest.skip("CUDA is not available")
+    s = random_state(16, seed=18, batch=(2,))
+    bc = random_state(16, seed=19)
+    for ham in (BLOCH, NEEL):
+        cpu = all_quantities(s, ham, bc)
+        gpu = all_quantities(s.cuda(), ham, bc.cuda())
+        for name in cpu:
+            assert gpu[name].device.type == "cuda", name
+            assert torch.allclose(gpu[name].cpu(), cpu[name], atol=1e-10), name

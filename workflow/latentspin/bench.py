@@ -1,0 +1,70 @@
+"""Throughput benchmarks (printed tables, not timed tests)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+
+import numba
+import numpy as np
+
+from . import kernels, reference
+from .montecarlo import Schedule, _set_threads, sample_keys
+from .physics import Hamiltonian
+
+
+def _time(fn, min_seconds: float) -> float:
+    """Seconds per call of fn, repeated until min_seconds have passed (after one warm-up)."""
+    fn()
+    calls, start = 0, time.perf_counter()
+    while True:
+        fn()
+        calls += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            return elapsed / calls
+
+
+def bench_anneal(L: int = 128, sweeps: int = 20, min_seconds: float = 2.0, threads: list[int] | None = None,
+                 ham: Hamiltonian | None = None) -> list[dict]:
+    """Spin updates per second of the numba kernel (whole annealing runs: random start, heat-bath
+    sweeps over a cooling schedule, layout conversion) at each thread count, and of the NumPy
+    reference sweep on one thread."""
+    ham = ham or Hamiltonian()
+    dx, dy = (np.array(v) for v in ham.dmi_vectors())
+    betas = 1.0 / Schedule(sweeps=sweeps, quench_sweeps=0).temperatures()
+    available = numba.config.NUMBA_NUM_THREADS
+    rows = []
+    for t in threads or sorted({1, available}):
+        t = _set_threads(t)
+        n = 2 * t  # two samples per thread
+        keys = sample_keys(0, "bench", range(n))
+        out = np.empty((n, 3, L, L), dtype=np.float32)
+        seconds = _time(lambda: kernels.anneal_batch(out, keys, betas, 0, ham.J, dx, dy), min_seconds)
+        rows.append({"implementation": "numba kernel", "threads": t, "L": L,
+                     "updates_per_s": n * sweeps * L * L / seconds})
+    keys = sample_keys(0, "bench", range(2))
+    spins = np.random.default_rng(0).normal(size=(2, 3, L, L))
+    spins /= np.linalg.norm(spins, axis=1, keepdims=True)
+    seconds = _time(lambda: reference.sweep(spins, keys, 1.0, 1, ham), min_seconds)
+    rows.append({"implementation": "numpy reference", "threads": 1, "L": L,
+                 "updates_per_s": 2 * L * L / seconds})
+    numpy_rate = rows[-1]["updates_per_s"]
+    for row in rows:
+        row["vs_numpy"] = row["updates_per_s"] / numpy_rate
+    return rows
+
+
+def machine_line() -> str:
+    return (f"{platform.machine()} {platform.processor() or ''} cpus={os.cpu_count()} "
+            f"numba={numba.__version__} numpy={np.__version__}").replace("  ", " ")
+
+
+def format_table(rows: list[dict]) -> str:
+    head = f"{'implementation':<18}{'threads':>8}{'L':>6}{'updates/s':>14}{'vs numpy':>10}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['implementation']:<18}{r['threads']:>8}{r['L']:>6}{r['updates_per_s']:>14.3e}"
+                     f"{r['vs_numpy']:>9.1f}x")
+    return "\n".join(lines)

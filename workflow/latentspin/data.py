@@ -1,0 +1,219 @@
+"""The annealed datasets: shards, their assembly, and their summary.
+
+Data contract (DESIGN.md): ``results/data/{split}.zarr`` is an xarray Dataset in Zarr with
+``spins`` (sample, component, y, x) float32, per-sample ``energy`` (ε), ``W`` and ``Mz``, and
+attrs recording J, D, dmi, L, seed and the schedule. The ``sample`` coordinate is the global
+index k of the sample in its split. Every store is written to a temporary path and renamed
+into place, so a killed job never leaves a store that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+from tqdm import tqdm
+
+from . import __version__, physics
+from .config import SPLITS, ConfigError
+from .montecarlo import Schedule, anneal, sample_keys
+from .physics import Hamiltonian
+
+ANNEAL_SECTIONS = ("seed", "lattice", "hamiltonian", "data", "anneal")
+CHUNK = 100  # samples per Zarr chunk: one training batch of the paper
+
+
+def shard_range(n_samples: int, n_shards: int, shard: int) -> range:
+    """Global sample indices of one shard; shards differ in size by at most one."""
+    if not 0 <= shard < n_shards:
+        raise ConfigError(f"shard {shard} out of range: the split has {n_shards} shards (0..{n_shards - 1})")
+    return range(shard * n_samples // n_shards, (shard + 1) * n_samples // n_shards)
+
+
+def observables(spins: np.ndarray, ham: Hamiltonian, batch: int = 256) -> dict[str, np.ndarray]:
+    """ε, W and Mz of each configuration, in float64, through :mod:`latentspin.physics`."""
+    out: dict[str, list[np.ndarray]] = {"energy": [], "W": [], "Mz": []}
+    with torch.no_grad():
+        for start in range(0, len(spins), batch):
+            s = torch.from_numpy(np.asarray(spins[start : start + batch])).double()
+            out["energy"].append(physics.energy_density(s, ham).numpy())
+            out["W"].append(physics.topological_index(s).numpy())
+            out["Mz"].append(physics.magnetization_z(s).numpy())
+    return {k: np.concatenate(v) if v else np.zeros(0) for k, v in out.items()}
+
+
+def dataset_attrs(config: Mapping, split: str) -> dict:
+    ham = config["hamiltonian"]
+    schedule = Schedule.from_config(config["anneal"])
+    return {
+        "J": float(ham["J"]),
+        "D": float(ham["D"]),
+        "dmi": ham["dmi"],
+        "L": int(config["lattice"]["L"]),
+        "seed": int(config["seed"]),
+        "split": split,
+        "samples_in_split": int(config["data"][split]["samples"]),
+        "schedule": json.dumps(schedule.as_dict()),
+        "method": "checkerboard heat-bath Monte Carlo (latentspin.kernels), then zero-temperature sweeps",
+        "latentspin_version": __version__,
+    }
+
+
+def make_dataset(spins: np.ndarray, samples: Iterable[int], obs: Mapping[str, np.ndarray], attrs: Mapping) -> xr.Dataset:
+    samples = np.asarray(list(samples), dtype=np.int64)
+    data_vars = {"spins": xr.Variable(("sample", "component", "y", "x"), spins.astype(np.float32, copy=False),
+                                      attrs={"components": "x y z", "description": "unit spins S(r)"})}
+    descriptions = {"energy": "energy density H/N (units of J)", "W": "topological index (Berg-Luescher)",
+                    "Mz": "mean S_z"}
+    for name, values in obs.items():
+        data_vars[name] = xr.Variable(("sample",), values, attrs={"description": descriptions.get(name, name)})
+    ds = xr.Dataset(data_vars, coords={"sample": samples}, attrs=dict(attrs))
+    return ds
+
+
+def write_zarr(ds: xr.Dataset, out: str | Path) -> Path:
+    """Write ds whole or not at all: into ``out.tmp``, then renamed onto ``out``."""
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    encoding = {"spins": {"chunks": (min(CHUNK, max(1, ds.sizes["sample"])), 3, ds.sizes["y"], ds.sizes["x"])}}
+    try:
+        ds.to_zarr(tmp, mode="w", encoding=encoding, consolidated=False)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _replace(tmp, out)
+    return out
+
+
+def _replace(tmp: Path, out: Path):
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+
+
+def anneal_shard(config: Mapping, split: str, shard: int, out: str | Path, threads: int | None = None,
+                 progress: bool = True) -> Path:
+    """Anneal one shard of a split and write it as a Zarr store."""
+    if split not in config["data"]:
+        raise ConfigError(f"unknown split {split!r}; config data has {sorted(config['data'])}")
+    spec = config["data"][split]
+    samples = shard_range(spec["samples"], spec["shards"], shard)
+    ham = Hamiltonian.from_config(config["hamiltonian"])
+    schedule = Schedule.from_config(config["anneal"])
+    keys = sample_keys(config["seed"], split, samples)
+    with tqdm(total=len(samples), desc=f"anneal {split}/{shard}", unit="sample", disable=not progress,
+              mininterval=2.0) as bar:
+        spins = anneal(keys, config["lattice"]["L"], ham, schedule, threads=threads, progress=bar.update)
+    attrs = dataset_attrs(config, split) | {"shard": shard, "shards": spec["shards"]}
+    return write_zarr(make_dataset(spins, samples, observables(spins, ham), attrs), out)
+
+
+def open_dataset(path: str | Path) -> xr.Dataset:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"dataset not found: {path}")
+    with warnings.catch_warnings():  # Snakemake marks directory outputs with this file
+        warnings.filterwarnings("ignore", message="Object at .snakemake_timestamp")
+        return xr.open_zarr(path, consolidated=False)
+
+
+def assemble(shards: Iterable[str | Path], out: str | Path, progress: bool = True) -> Path:
+    """Concatenate shard stores into one split store, checking that they belong together
+    (same physics and schedule) and cover samples 0..n-1 exactly once."""
+    shards = [Path(s) for s in shards]
+    if not shards:
+        raise ValueError("assemble needs at least one shard")
+    opened = [open_dataset(s) for s in shards]
+    opened.sort(key=lambda d: int(d["sample"][0]))
+    shard_keys = ("shard", "shards")
+    reference = {k: v for k, v in opened[0].attrs.items() if k not in shard_keys}
+    for ds, path in zip(opened, shards):
+        attrs = {k: v for k, v in ds.attrs.items() if k not in shard_keys}
+        if attrs != reference:
+            diff = sorted(k for k in reference.keys() | attrs.keys() if reference.get(k) != attrs.get(k))
+            raise ValueError(f"shard {path} differs from the others in {diff}")
+    indices = np.concatenate([d["sample"].values for d in opened])
+    expected = reference["samples_in_split"]
+    if not np.array_equal(indices, np.arange(expected)):
+        raise ValueError(f"shards cover {len(indices)} samples, not exactly 0..{expected - 1}")
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    L = reference["L"]
+    encoding = {"spins": {"chunks": (min(CHUNK, expected), 3, L, L)}}
+    try:
+        for i, ds in enumerate(tqdm(opened, desc=f"assemble {out.name}", unit="shard", disable=not progress)):
+            ds = ds.load().drop_encoding()  # one shard in memory at a time
+            ds.attrs = dict(reference)
+            if i == 0:
+                ds.to_zarr(tmp, mode="w", encoding=encoding, consolidated=False)
+            else:
+                ds.to_zarr(tmp, append_dim="sample", consolidated=False)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _replace(tmp, out)
+    return out
+
+
+def summarize(path: str | Path, max_wavelength_samples: int = 256) -> dict:
+    """Statistics of a split against the physics it should show (labyrinths near the spiral
+    ground state): mean ε and its gap to the lattice ground state, |Mz|, the dominant
+    wavelength from the structure factor, and how close W is to an integer."""
+    ds = open_dataset(path)
+    ham = Hamiltonian(J=ds.attrs["J"], D=ds.attrs["D"], dmi=ds.attrs["dmi"])
+    L = int(ds.attrs["L"])
+    n_gs, m_gs, eps_gs = physics.lattice_ground_state(L, ham)
+    energy, W, Mz = (ds[k].values for k in ("energy", "W", "Mz"))
+    n_wl = min(len(energy), max_wavelength_samples)
+    spins = ds["spins"][:n_wl].values
+    with torch.no_grad():
+        wavelength = physics.dominant_wavelength(torch.from_numpy(spins).double()).numpy()
+    norm_error = float(np.abs(np.linalg.norm(spins.astype(np.float64), axis=1) - 1).max())
+    gap = float((energy.mean() - eps_gs) / abs(eps_gs))
+    return {
+        "path": str(path),
+        "samples": int(len(energy)),
+        "L": L,
+        "energy_mean": float(energy.mean()),
+        "energy_std": float(energy.std()),
+        "energy_min": float(energy.min()),
+        "energy_max": float(energy.max()),
+        "ground_state": {"n": n_gs, "m": m_gs, "energy": eps_gs},
+        "energy_gap_relative": gap,
+        "abs_Mz_mean": float(np.abs(Mz).mean()),
+        "wavelength_mean": float(wavelength.mean()),
+        "wavelength_std": float(wavelength.std()),
+        "wavelength_samples": n_wl,
+        "spiral_period": float(2 * np.pi / np.arctan2(ham.D, ham.J)) if ham.D > 0 else float("inf"),
+        "W_integer_deviation_max": float(np.abs(W - np.round(W)).max()),
+        "W_nonzero_fraction": float(np.mean(np.round(W) != 0)),
+        "W_abs_mean": float(np.abs(np.round(W)).mean()),
+        "spin_norm_error_max": norm_error,
+    }
+
+
+LABYRINTH_CRITERIA: dict[str, Callable[[dict], bool]] = {
+    "mean energy within 2% of the lattice ground state": lambda s: s["energy_gap_relative"] < 0.02,
+    "mean |Mz| below 0.05": lambda s: s["abs_Mz_mean"] < 0.05,
+    "dominant wavelength 21 ± 3 sites": lambda s: abs(s["wavelength_mean"] - 21) <= 3,
+    "W integer to 1e-6": lambda s: s["W_integer_deviation_max"] < 1e-6,
+}
+
+
+def labyrinth_checks(summary: Mapping) -> dict[str, bool]:
+    """The issue's acceptance criteria for paper-scale samples (L = 128, J = 1, D = 0.3)."""
+    return {name: bool(test(summary)) for name, test in LABYRINTH_CRITERIA.items()}
+
+
+def check_split_name(split: str):
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split {split!r}; expected one of {SPLITS}")
