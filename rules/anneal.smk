@@ -27,6 +27,7 @@ rule assemble_split:
         lambda wc: shard_paths(wc.split),
     output:
         directory("results/data/{split}.zarr"),
+    threads: 1
     log:
         "results/logs/assemble/{split}.log",
     benchmark:
@@ -42,6 +43,7 @@ rule summarize_split:
         "results/data/{split}.zarr",
     output:
         "results/data/{split}_summary.json",
+    threads: 1
     log:
         "results/logs/summarize/{split}.log",
     benchmark:
@@ -61,6 +63,7 @@ rule data_figure:
             caption="../workflow/report/data_samples.rst",
             category="Data",
         ),
+    threads: 1
     log:
         "results/logs/figures/data_samples.log",
     benchmark:

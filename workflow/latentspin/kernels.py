@@ -56,7 +56,7 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _ONE_BITS = np.uint64(0x3FF0000000000000)
 _LOW32 = np.uint64(0xFFFFFFFF)
-_S11, _S12, _S20, _S27, _S30, _S31, _S32, _S52 = (np.uint64(s) for s in (11, 12, 20, 27, 30, 31, 32, 52))
+_S20, _S27, _S30, _S31, _S32, _S52 = (np.uint64(s) for s in (20, 27, 30, 31, 32, 52))
 
 
 @njit(inline="always", **_NJIT)
