@@ -19,9 +19,11 @@ include: "rules/common.smk"
 wildcard_constraints:
     split="|".join(SPLITS),
     shard=r"\d+",
+    beta=r"[0-9.e+-]+",
 
 
 include: "rules/anneal.smk"
+include: "rules/vae.smk"
 
 
 rule all:
@@ -30,3 +32,6 @@ rule all:
         expand("results/data/{split}.zarr", split=SPLITS),
         expand("results/data/{split}_summary.json", split=SPLITS),
         "results/figures/data_samples.png",
+        "results/vae/diagnostics.csv",
+        "results/figures/vae_diagnostics.png",
+        "results/figures/vae_reconstruction.png",

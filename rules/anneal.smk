@@ -27,13 +27,13 @@ rule assemble_split:
         lambda wc: shard_paths(wc.split),
     output:
         directory("results/data/{split}.zarr"),
-    threads: 1
     log:
         "results/logs/assemble/{split}.log",
     benchmark:
         "results/benchmarks/assemble/{split}.tsv"
     conda:
         ENV
+    threads: 1
     shell:
         "python -m latentspin assemble --out {output} {input} 2> {log}"
 
@@ -43,13 +43,13 @@ rule summarize_split:
         "results/data/{split}.zarr",
     output:
         "results/data/{split}_summary.json",
-    threads: 1
     log:
         "results/logs/summarize/{split}.log",
     benchmark:
         "results/benchmarks/summarize/{split}.tsv"
     conda:
         ENV
+    threads: 1
     shell:
         "python -m latentspin summarize {input} --out {output} > {log} 2>&1"
 
@@ -63,12 +63,12 @@ rule data_figure:
             caption="../workflow/report/data_samples.rst",
             category="Data",
         ),
-    threads: 1
     log:
         "results/logs/figures/data_samples.log",
     benchmark:
         "results/benchmarks/figures/data_samples.tsv"
     conda:
         ENV
+    threads: 1
     shell:
         "python -m latentspin plot-samples {input} --out {output} --n 12 2> {log}"

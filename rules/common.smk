@@ -20,6 +20,10 @@ check_consistency(config)
 
 ENV = "../envs/latentspin.yaml"
 
+# beta as it appears in paths: results/vae/beta0.001/
+BETAS = [repr(float(b)) for b in config["vae"]["betas"]]
+CHOSEN_BETA = repr(float(config["vae"]["beta"]))
+
 
 def shard_paths(split):
     """The annealing shards of a split, one job each."""

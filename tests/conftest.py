@@ -23,7 +23,7 @@ def paper_config() -> dict:
 def tiny_config(paper_config) -> dict:
     """The paper's physics on a toy lattice: a few seconds of annealing."""
     return cfg.merge(paper_config, {
-        "lattice": {"L": 16},
+        "lattice": {"L": 32},
         "data": {"train": {"samples": 6, "shards": 1}, "valid": {"samples": 2, "shards": 1}},
         "anneal": {"sweeps": 40, "quench_sweeps": 10, "threads": 2},
     })

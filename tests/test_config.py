@@ -17,6 +17,10 @@ BAD = {
     "T_start below T_end": ({"anneal": {"T_start": 0.001}}, "anneal.T_start"),
     "unknown key": ({"anneal": {"sweep": 10}}, "anneal"),
     "wrong type": ({"data": {"train": {"samples": "many"}}}, "data.train.samples"),
+    "non-positive beta": ({"vae": {"betas": [0.1, 0.0]}}, "vae.betas.1"),
+    "chosen beta not trained": ({"vae": {"beta": 0.5}}, "vae.beta"),
+    "L too small for the VAE": ({"lattice": {"L": 16}}, "lattice.L"),
+    "decoder stages": ({"vae": {"architecture": {"decoder_channels": [32, 16, 3]}}}, "vae.architecture.decoder_channels"),
 }
 
 
@@ -40,6 +44,14 @@ def test_missing_key_is_named(paper_config):
     del paper_config["hamiltonian"]
     with pytest.raises(cfg.ConfigError, match="hamiltonian is missing"):
         cfg.validate(paper_config)
+
+
+def test_missing_beta_is_named(paper_config):
+    del paper_config["vae"]["beta"]
+    with pytest.raises(cfg.ConfigError, match=r"vae\.beta is missing"):
+        cfg.validate(paper_config)
+    with pytest.raises(cfg.ConfigError, match=r"vae\.training is missing"):
+        cfg.validate({"seed": 1}, ["seed", "vae.training"])
 
 
 def test_section_validation_checks_only_those_sections(paper_config):
@@ -80,14 +92,15 @@ def test_snakemake_stops_on_bad_config_before_any_job(root, tmp_path):
     """Each bad config makes `snakemake` fail at start-up naming the key, and no job runs."""
     wf = copy_workflow(root, tmp_path / "wf")
     cases = dict(BAD)
-    cases.pop("T_start below T_end")  # checked by the same code path as shards > samples
+    for same_path in ("T_start below T_end", "chosen beta not trained", "decoder stages", "wrong type"):
+        cases.pop(same_path)  # same code paths as the cases kept
     for i, (case, (override, key)) in enumerate(sorted(cases.items())):
         bad = tmp_path / f"bad{i}.yaml"
         bad.write_text(yaml.safe_dump(override))
         r = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", str(bad)],
                            cwd=wf, capture_output=True, text=True, timeout=300)
         assert r.returncode != 0, case
-        leaf = key.split(".")[-1]
+        leaf = [part for part in key.split(".") if not part.isdigit()][-1]
         assert leaf in r.stderr + r.stdout, (case, r.stderr[-2000:])
         assert not (wf / "results").exists(), case
     # a key missing from config.yaml itself

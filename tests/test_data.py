@@ -39,7 +39,7 @@ def test_dataset_contract_and_shard_invariance(tiny_config, tmp_path):
     again = data.open_dataset(build_split(tiny_config, "train", 1, tmp_path, "again"))
 
     assert one["spins"].dims == ("sample", "component", "y", "x")
-    assert one["spins"].dtype == np.float32 and one["spins"].shape == (6, 3, 16, 16)
+    assert one["spins"].dtype == np.float32 and one["spins"].shape == (6, 3, 32, 32)
     np.testing.assert_array_equal(one["sample"].values, np.arange(6))
     for key in ("J", "D", "dmi", "L", "seed", "schedule"):
         assert key in one.attrs
@@ -101,7 +101,7 @@ def test_failed_write_keeps_existing_output(tiny_config, tmp_path, monkeypatch):
 def test_summary_reports_the_labyrinth_statistics(tiny_config, tmp_path):
     out = build_split(tiny_config, "train", 2, tmp_path, "s")
     s = data.summarize(out)
-    assert s["samples"] == 6 and s["L"] == 16
+    assert s["samples"] == 6 and s["L"] == 32
     assert s["ground_state"]["energy"] < s["energy_mean"] < 0
     assert s["W_integer_deviation_max"] < 1e-6 and s["spin_norm_error_max"] < 1e-6
     checks = data.labyrinth_checks(s)

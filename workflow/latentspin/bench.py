@@ -68,3 +68,61 @@ def format_table(rows: list[dict]) -> str:
         lines.append(f"{r['implementation']:<18}{r['threads']:>8}{r['L']:>6}{r['updates_per_s']:>14.3e}"
                      f"{r['vs_numpy']:>9.1f}x")
     return "\n".join(lines)
+
+
+def bench_vae(L: int = 128, batch_size: int = 100, min_seconds: float = 2.0, device: str = "auto",
+              latent_dim: int = 100) -> list[dict]:
+    """Training throughput (samples/s through forward, backward and an Adam step) and decode
+    throughput (batches of z through the decoder in evaluation mode, no gradient; and with a
+    gradient to z, what the single-code and stochastic explorers do) of the paper's network."""
+    import torch
+
+    from .train import resolve_device
+    from .vae import VAE, VAEConfig, kl_divergence, reconstruction_loss
+
+    dev = resolve_device(device)
+    model = VAE(VAEConfig(L=L, latent_dim=latent_dim)).to(dev)
+    x = torch.nn.functional.normalize(torch.randn(batch_size, 3, L, L, device=dev), dim=1)
+    z = torch.randn(batch_size, latent_dim, device=dev)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    def train_step():
+        model.train()
+        out, mu, logvar = model(x)
+        loss = reconstruction_loss(x, out) + 1e-3 * kl_divergence(mu, logvar)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sync()
+
+    def decode():
+        model.eval()
+        with torch.no_grad():
+            model.decoder(z)
+        sync()
+
+    def decode_grad():
+        model.eval()
+        zz = z.clone().requires_grad_(True)
+        model.decoder(zz).square().mean().backward()
+        sync()
+
+    rows = []
+    for name, fn in (("train step", train_step), ("decode", decode), ("decode + grad to z", decode_grad)):
+        seconds = _time(fn, min_seconds)
+        rows.append({"operation": name, "device": str(dev), "L": L, "batch": batch_size,
+                     "samples_per_s": batch_size / seconds, "threads": torch.get_num_threads()})
+    return rows
+
+
+def format_vae_table(rows: list[dict]) -> str:
+    head = f"{'operation':<20}{'device':>8}{'threads':>9}{'L':>6}{'batch':>7}{'samples/s':>12}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['operation']:<20}{r['device']:>8}{r['threads']:>9}{r['L']:>6}{r['batch']:>7}"
+                     f"{r['samples_per_s']:>12.1f}")
+    return "\n".join(lines)

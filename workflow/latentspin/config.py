@@ -71,47 +71,94 @@ def _key(path: Iterable[Any]) -> str:
     return ".".join(str(p) for p in path) or "<root>"
 
 
+def _sub(mapping: Mapping, dotted: str):
+    node = mapping
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
 def validate(config: Mapping, sections: Iterable[str] | None = None) -> dict:
-    """Check `config` against the schema (only the top-level `sections` if given) and
-    :func:`check_consistency`; raise ConfigError naming the first bad key."""
+    """Check `config` against the schema and :func:`check_consistency`; raise ConfigError naming
+    the first bad key. With `sections` (top-level or dotted, e.g. "vae.training"), only those
+    parts are required and checked: what one command of the CLI needs."""
     full = schema()
     if sections is None:
-        target, sub = full, dict(config)
+        _check(full, dict(config), [])
     else:
-        sections = list(sections)
-        props = full["properties"]
-        unknown = [s for s in sections if s not in props]
-        if unknown:
-            raise ConfigError(f"unknown config section(s): {unknown}")
-        target = {**full, "required": sections, "properties": {s: props[s] for s in sections},
-                  "additionalProperties": True}
-        sub = {s: config[s] for s in sections if s in config}
-    validator = jsonschema.Draft202012Validator(target)
-    errors = sorted(validator.iter_errors(sub), key=lambda e: list(e.absolute_path))
-    if errors:
-        e = errors[0]
-        path = list(e.absolute_path)
-        if e.validator == "required":
-            missing = [k for k in e.validator_value if k not in e.instance]
-            path = path + missing[:1]
-            raise ConfigError(f"config key {_key(path)} is missing")
-        raise ConfigError(f"config key {_key(path)}: {e.message}")
-    check_consistency(sub)
+        for section in sections:
+            node_schema = full
+            for part in section.split("."):
+                props = node_schema.get("properties", {})
+                if part not in props:
+                    raise ConfigError(f"unknown config section {section!r}")
+                node_schema = props[part]
+            value = _sub(config, section)
+            if value is None:
+                raise ConfigError(f"config key {section} is missing")
+            _check({**node_schema, "$defs": full.get("$defs", {})}, value, section.split("."))
+    check_consistency(config)
     return dict(config)
 
 
+def _check(node_schema: Mapping, value, prefix: list):
+    errors = sorted(jsonschema.Draft202012Validator(node_schema).iter_errors(value),
+                    key=lambda e: list(e.absolute_path))
+    if errors:
+        e = errors[0]
+        path = prefix + list(e.absolute_path)
+        if e.validator == "required":
+            missing = [k for k in e.validator_value if k not in e.instance]
+            raise ConfigError(f"config key {_key(path + missing[:1])} is missing")
+        raise ConfigError(f"config key {_key(path)}: {e.message}")
+
+
 def check_consistency(config: Mapping) -> None:
-    """Constraints between keys (applied to the sections present)."""
+    """Constraints between keys, applied to the parts present."""
     anneal = config.get("anneal")
-    if anneal and anneal["T_start"] < anneal["T_end"]:
+    if anneal and {"T_start", "T_end"} <= anneal.keys() and anneal["T_start"] < anneal["T_end"]:
         raise ConfigError(f"config key anneal.T_start ({anneal['T_start']}) must be >= anneal.T_end "
                           f"({anneal['T_end']})")
     for split, spec in (config.get("data") or {}).items():
-        if spec["shards"] > spec["samples"]:
+        if isinstance(spec, Mapping) and {"shards", "samples"} <= spec.keys() and spec["shards"] > spec["samples"]:
             raise ConfigError(f"config key data.{split}.shards ({spec['shards']}) exceeds data.{split}.samples "
                               f"({spec['samples']}): every shard needs at least one sample")
+    vae = config.get("vae") or {}
+    if "beta" in vae and "betas" in vae and not any(abs(vae["beta"] - b) <= 1e-12 * b for b in vae["betas"]):
+        raise ConfigError(f"config key vae.beta ({vae['beta']}) must be one of vae.betas {vae['betas']}: "
+                          "the explorers use a trained model")
+    arch = vae.get("architecture") or {}
+    if "encoder_channels" in arch and "decoder_channels" in arch:
+        stages = len(arch["encoder_channels"])
+        if len(arch["decoder_channels"]) != stages:
+            raise ConfigError(f"config key vae.architecture.decoder_channels needs {stages} entries, one per "
+                              f"encoder block, got {arch['decoder_channels']}")
+        L = (config.get("lattice") or {}).get("L")
+        if L is not None and (L % 2**stages or L < 2 ** (stages + 1)):
+            raise ConfigError(f"config key lattice.L ({L}) must be a multiple of 2**{stages} and at least "
+                              f"{2 ** (stages + 1)}, for {stages} pooling stages")
+    if arch.get("kernel_size", 1) % 2 == 0:
+        raise ConfigError(f"config key vae.architecture.kernel_size must be odd, got {arch['kernel_size']}")
+
+
+def subset(config: Mapping, sections: Iterable[str]) -> dict:
+    """The given sections (top-level or dotted) as a nested dict."""
+    out: dict = {}
+    for section in sections:
+        *parents, leaf = section.split(".")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+        value = _sub(config, section)
+        if value is None:
+            raise ConfigError(f"config key {section} is missing")
+        node[leaf] = value
+    return out
 
 
 def section_json(config: Mapping, sections: Iterable[str]) -> str:
-    """The given sections as compact JSON, for passing to the command line from a rule."""
-    return json.dumps({s: config[s] for s in sections}, separators=(",", ":"), sort_keys=True)
+    """The given sections as compact JSON, for passing to the command line from a rule: a
+    rule's params hold only what its job depends on, so changing another key reruns nothing."""
+    return json.dumps(subset(config, sections), separators=(",", ":"), sort_keys=True)

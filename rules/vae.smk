@@ -1,0 +1,104 @@
+# Stage 2: one VAE per beta, and the diagnostics that choose beta.
+
+
+rule train_vae:
+    input:
+        train="results/data/train.zarr",
+        valid="results/data/valid.zarr",
+    output:
+        model="results/vae/beta{beta}/model.pt",
+        history="results/vae/beta{beta}/history.csv",
+    log:
+        "results/logs/vae/train_beta{beta}.log",
+    benchmark:
+        "results/benchmarks/vae/train_beta{beta}.tsv"
+    conda:
+        ENV
+    threads: config["vae"]["threads"]
+    resources:
+        mem_mb=lambda wc, input: 4000 + 3 * input.size_mb,
+    params:
+        config=section_json(
+            config, ["seed", "lattice", "vae.architecture", "vae.training"]
+        ),
+        device=config["vae"]["device"],
+    shell:
+        "python -m latentspin train-vae --config {params.config:q} --beta {wildcards.beta}"
+        " --train {input.train} --valid {input.valid} --out-dir results/vae/beta{wildcards.beta}"
+        " --device {params.device} --threads {threads} 2> {log}"
+
+
+rule diagnose_vae:
+    input:
+        model="results/vae/beta{beta}/model.pt",
+        valid="results/data/valid.zarr",
+    output:
+        "results/vae/beta{beta}/diagnostics.json",
+    log:
+        "results/logs/vae/diagnose_beta{beta}.log",
+    benchmark:
+        "results/benchmarks/vae/diagnose_beta{beta}.tsv"
+    conda:
+        ENV
+    threads: config["vae"]["threads"]
+    params:
+        config=section_json(
+            config, ["seed", "lattice", "hamiltonian", "vae.diagnostics"]
+        ),
+        device=config["vae"]["device"],
+    shell:
+        "python -m latentspin diagnose-vae --config {params.config:q} --model {input.model}"
+        " --valid {input.valid} --out {output} --device {params.device} --threads {threads} 2> {log}"
+
+
+rule vae_report:
+    input:
+        diagnostics=expand("results/vae/beta{beta}/diagnostics.json", beta=BETAS),
+        histories=expand("results/vae/beta{beta}/history.csv", beta=BETAS),
+    output:
+        table="results/vae/diagnostics.csv",
+        figure=report(
+            "results/figures/vae_diagnostics.png",
+            caption="../workflow/report/vae_diagnostics.rst",
+            category="VAE",
+        ),
+    log:
+        "results/logs/vae/report.log",
+    benchmark:
+        "results/benchmarks/vae/report.tsv"
+    conda:
+        ENV
+    threads: 1
+    params:
+        beta=config["vae"]["beta"],
+    shell:
+        "python -m latentspin vae-report --diagnostics {input.diagnostics}"
+        " --histories {input.histories} --chosen-beta {params.beta}"
+        " --table {output.table} --figure {output.figure} > {log} 2>&1"
+
+
+rule vae_figures:
+    input:
+        model=f"results/vae/beta{CHOSEN_BETA}/model.pt",
+        valid="results/data/valid.zarr",
+    output:
+        reconstruction=report(
+            "results/figures/vae_reconstruction.png",
+            caption="../workflow/report/vae_reconstruction.rst",
+            category="VAE",
+        ),
+        samples=report(
+            "results/figures/vae_samples.png",
+            caption="../workflow/report/vae_samples.rst",
+            category="VAE",
+        ),
+    log:
+        "results/logs/vae/figures.log",
+    benchmark:
+        "results/benchmarks/vae/figures.tsv"
+    conda:
+        ENV
+    threads: 1
+    shell:
+        "python -m latentspin plot-vae --model {input.model} --valid {input.valid}"
+        " --reconstruction {output.reconstruction} --samples {output.samples} 2> {log}"

@@ -1,0 +1,169 @@
+"""The VAE: architecture invariants, the loss, model files, and resumable training."""
+
+import numpy as np
+import pytest
+import torch
+from torch.distributions import Normal, kl_divergence as torch_kl
+
+from latentspin import diagnostics, physics, textures, train
+from latentspin.physics import Hamiltonian
+from latentspin.vae import VAE, VAEConfig, kl_divergence, kl_per_dim, load_model, reconstruction_loss, save_model
+
+SMALL = dict(latent_dim=8, encoder_channels=(4, 6, 8, 8), decoder_channels=(8, 6, 4, 3), dense=16)
+
+
+def unit_spins(n, L, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.nn.functional.normalize(torch.randn(n, 3, L, L, generator=g), dim=1)
+
+
+@pytest.mark.parametrize("L", [32, 48, 64])
+def test_shapes_for_any_multiple_of_16(L):
+    model = VAE(VAEConfig(L=L, **SMALL)).eval()
+    mu, logvar = model.encoder(unit_spins(2, L))
+    assert mu.shape == logvar.shape == (2, 8)
+    assert model.decoder(mu).shape == (2, 3, L, L)
+
+
+def test_paper_architecture_sizes():
+    """Fig. 6 with the decoder's dense layer fixed to (L/16)^2 * 128 = 8192 at L = 128."""
+    model = VAE(VAEConfig(L=128))
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(8192, 512), (512, 200), (100, 512), (512, 8192)]
+    convs = [m.out_channels for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs == [16, 32, 64, 128, 64, 32, 16, 3, 3]
+
+
+@pytest.mark.parametrize("L", [40, 24, 16])
+def test_lattice_must_survive_the_poolings(L):
+    """L must halve four times and leave at least 2x2 cells: from a single cell, nearest
+    upsampling and periodic convolutions could only decode uniform states."""
+    with pytest.raises(ValueError, match="lattice.L"):
+        VAEConfig(L=L)
+
+
+def test_periodic_padding_makes_convolutions_shift_equivariant():
+    """Shift the input by 16 sites: the first block's pre-pooling features shift by 16, and the
+    whole conv stack's output (after four 2x poolings) by exactly one cell."""
+    model = VAE(VAEConfig(L=64, **SMALL)).eval()
+    x = unit_spins(2, 64, seed=1)
+    shifted = torch.roll(x, shifts=(16, -16), dims=(-2, -1))
+    first = model.encoder.features[:3]  # conv, BN, leaky ReLU
+    torch.testing.assert_close(first(shifted), torch.roll(first(x), shifts=(16, -16), dims=(-2, -1)), atol=1e-6,
+                               rtol=0)
+    f, f_shifted = model.encoder.features(x), model.encoder.features(shifted)
+    torch.testing.assert_close(f_shifted, torch.roll(f, shifts=(1, -1), dims=(-2, -1)), atol=1e-5, rtol=0)
+    # zero padding would break it at the border
+    plain = torch.nn.Conv2d(3, 4, 3, padding=1)
+    assert not torch.allclose(plain(shifted), torch.roll(plain(x), shifts=(16, -16), dims=(-2, -1)), atol=1e-3)
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_decoded_spins_have_unit_length(mode):
+    model = VAE(VAEConfig(L=32, **SMALL))
+    getattr(model, mode)()
+    z = 3 * torch.randn(16, 8)
+    norms = model.decoder(z).norm(dim=1)
+    torch.testing.assert_close(norms, torch.ones_like(norms), atol=1e-5, rtol=0)
+
+
+def test_kl_matches_closed_form():
+    mu = torch.tensor([[0.0, 1.0, -2.0], [0.5, 0.0, 0.0]], dtype=torch.float64)
+    logvar = torch.tensor([[0.0, 0.0, np.log(4.0)], [np.log(0.25), 0.0, 0.0]], dtype=torch.float64)
+    # 0.5 (σ² + μ² - ln σ² - 1) per dimension
+    expected = 0.5 * torch.tensor([[0.0, 1.0, 4 + 4 - np.log(4) - 1], [0.25 + 0.25 - np.log(0.25) - 1, 0.0, 0.0]],
+                                  dtype=torch.float64)
+    torch.testing.assert_close(kl_per_dim(mu, logvar), expected)
+    reference = torch_kl(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).sum(-1).mean()
+    torch.testing.assert_close(kl_divergence(mu, logvar), reference)
+
+
+def test_reconstruction_loss_is_the_mean_over_sites_and_components():
+    x, y = unit_spins(3, 16), unit_spins(3, 16, seed=5)
+    assert reconstruction_loss(x, y).item() == pytest.approx(((x - y) ** 2).sum().item() / (3 * 3 * 16 * 16))
+
+
+def test_save_load_round_trip_is_exact(tmp_path):
+    model = VAE(VAEConfig(L=32, **SMALL))
+    model.train()
+    for _ in range(3):  # move the BatchNorm running statistics off their defaults
+        model(unit_spins(8, 32))
+    model.eval()
+    z = torch.randn(5, 8)
+    save_model(model, tmp_path / "m.pt", extra={"beta": 0.01})
+    loaded = load_model(tmp_path / "m.pt")
+    assert not loaded.training and loaded.extra["beta"] == 0.01 and loaded.cfg == model.cfg
+    torch.testing.assert_close(loaded.decoder(z), model.decoder(z), atol=0, rtol=0)
+    # the file holds tensors and plain containers only: it loads without unpickling code
+    torch.load(tmp_path / "m.pt", weights_only=True)
+
+
+def make_data(n, L, seed):
+    """Spirals of random wave vector and phase: a small learnable data set."""
+    ham = Hamiltonian()
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        s = textures.spiral(L, int(rng.integers(1, 3)), int(rng.integers(0, 3)), ham, dtype=torch.float32)
+        out.append(torch.roll(s, shifts=(int(rng.integers(L)), int(rng.integers(L))), dims=(-2, -1)))
+    return torch.stack(out)
+
+
+def run(tmp_path, name, epochs, interrupt_after=None, lr=1e-3):
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(L=32, **SMALL))
+    tcfg = train.TrainConfig(beta=0.01, epochs=epochs, batch_size=8, lr=lr, seed=3)
+    x, v = make_data(24, 32, 0), make_data(8, 32, 1)
+
+    def stop(epoch):
+        if epoch == interrupt_after:
+            raise KeyboardInterrupt
+
+    fingerprint = {"lr": lr}
+    return model, lambda: train.fit(model, x, v, tcfg, tmp_path / f"{name}.pt", fingerprint, progress=False,
+                                    on_epoch_end=stop)
+
+
+def test_interrupted_and_resumed_training_ends_with_the_same_weights(tmp_path):
+    full, go = run(tmp_path, "full", 4)
+    history = go()
+    assert len(history) == 4
+
+    _, go = run(tmp_path, "cut", 4, interrupt_after=2)
+    with pytest.raises(KeyboardInterrupt):
+        go()
+    resumed, go = run(tmp_path, "cut", 4)  # a fresh process would start like this
+    resumed_history = go()
+    assert list(resumed_history["epoch"]) == [1, 2, 3, 4]
+    for (name, a), (_, b) in zip(full.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), name
+    np.testing.assert_array_equal(resumed_history["train_loss"], history["train_loss"])
+
+
+def test_a_checkpoint_of_another_run_is_not_resumed(tmp_path):
+    _, go = run(tmp_path, "x", 2, interrupt_after=1)
+    with pytest.raises(KeyboardInterrupt):
+        go()
+    _, go = run(tmp_path, "x", 2, lr=5e-4)  # different fingerprint
+    assert list(go()["epoch"]) == [1, 2]
+
+
+def test_diagnostics_are_consistent():
+    model = VAE(VAEConfig(L=32, **SMALL))
+    x = make_data(12, 32, 2)
+    d = diagnostics.diagnose(model, x, Hamiltonian(), beta=0.01, prior_samples=6, active_threshold=0.01, seed=1)
+    assert d["kl_total"] == pytest.approx(sum(d["arrays"]["kl_per_dim"]), rel=1e-6)
+    assert d["active_units"] == sum(v > 0.01 for v in d["arrays"]["mu_variance"])
+    assert len(d["arrays"]["xvae_energy"]) == 6
+    assert d["data_energy_mean"] == pytest.approx(float(physics.energy_density(x.double(), Hamiltonian()).mean()))
+    assert np.all(np.array(d["arrays"]["xvae_max_local_energy"]) >= np.array(d["arrays"]["xvae_energy"]) - 1e-9)
+    # an encoder that ignores its input has no active units
+    with torch.no_grad():
+        model.encoder.head[-1].weight.zero_()
+    assert diagnostics.diagnose(model, x, Hamiltonian(), beta=0.01, prior_samples=2, active_threshold=1e-12,
+                                seed=1)["active_units"] == 0
+
+
+def test_beta_must_be_positive():
+    with pytest.raises(ValueError, match="beta"):
+        train.TrainConfig(beta=0.0)

@@ -1,0 +1,194 @@
+"""Diagnostics of trained VAEs: the measurements behind the paper's choice of β.
+
+Per model: validation reconstruction error; KL per latent dimension; active units (latent
+dimensions whose posterior mean varies over the data, Cov_x(E[z_n|x]) > threshold; Burda et al.
+2016); and the physics of decoded prior samples z ~ N(0, I) (X_VAE) against the data (X_IN):
+energy density and peak local energy density, which exposes the nodal points of paper Fig. 1c.
+Large β collapses the posterior (few active units, blurry X_VAE); small β leaves a latent
+distribution far from N(0, I), so prior samples decode to implausible states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import physics
+from .physics import Hamiltonian
+from .vae import VAE, kl_per_dim, reconstruction_loss
+
+
+@torch.no_grad()
+def decode_prior(model: VAE, n: int, seed: int, batch_size: int = 100) -> torch.Tensor:
+    """X_VAE: n decoded samples of z ~ N(0, I), the network in evaluation mode."""
+    model.eval()
+    device = next(model.parameters()).device
+    g = torch.Generator(device=device).manual_seed(seed)
+    z = torch.randn(n, model.cfg.latent_dim, generator=g, device=device)
+    return torch.cat([model.decoder(z[s : s + batch_size]) for s in range(0, n, batch_size)])
+
+
+@torch.no_grad()
+def spin_physics(spins: torch.Tensor, ham: Hamiltonian, batch_size: int = 200) -> dict[str, np.ndarray]:
+    """Energy density and the maximum of the local energy density map of each configuration."""
+    energy, peak = [], []
+    for s in range(0, len(spins), batch_size):
+        x = spins[s : s + batch_size].double()
+        energy.append(physics.energy_density(x, ham).cpu().numpy())
+        peak.append(physics.local_energy_density(x, ham).amax(dim=(-2, -1)).cpu().numpy())
+    return {"energy": np.concatenate(energy), "max_local_energy": np.concatenate(peak)}
+
+
+@torch.no_grad()
+def diagnose(model: VAE, valid_x: torch.Tensor, ham: Hamiltonian, *, beta: float, prior_samples: int,
+             active_threshold: float, seed: int, batch_size: int = 100) -> dict:
+    """All diagnostics of one model; arrays as lists so the result is JSON."""
+    model.eval()
+    mus, logvars, rc = [], [], 0.0
+    for s in range(0, len(valid_x), batch_size):
+        x = valid_x[s : s + batch_size]
+        mu, logvar = model.encoder(x)
+        rc += reconstruction_loss(x, model.decoder(mu)).item() * len(x)
+        mus.append(mu)
+        logvars.append(logvar)
+    mu, logvar = torch.cat(mus), torch.cat(logvars)
+    kl_dim = kl_per_dim(mu, logvar).mean(dim=0).cpu().numpy()
+    mu_var = mu.var(dim=0).cpu().numpy()
+    data = spin_physics(valid_x, ham)
+    xvae = spin_physics(decode_prior(model, prior_samples, seed, batch_size), ham)
+    return {
+        "beta": beta,
+        "latent_dim": int(mu.shape[1]),
+        "valid_samples": int(len(valid_x)),
+        "valid_rc": rc / len(valid_x),
+        "kl_total": float(kl_dim.sum()),
+        "active_units": int((mu_var > active_threshold).sum()),
+        "active_threshold": active_threshold,
+        "posterior_sigma_mean": float(torch.exp(0.5 * logvar).mean()),
+        "data_energy_mean": float(data["energy"].mean()),
+        "data_energy_std": float(data["energy"].std()),
+        "xvae_energy_mean": float(xvae["energy"].mean()),
+        "xvae_energy_std": float(xvae["energy"].std()),
+        "data_max_local_energy_mean": float(data["max_local_energy"].mean()),
+        "xvae_max_local_energy_mean": float(xvae["max_local_energy"].mean()),
+        "prior_samples": prior_samples,
+        "arrays": {
+            "kl_per_dim": kl_dim.tolist(),
+            "mu_variance": mu_var.tolist(),
+            "data_energy": data["energy"].tolist(),
+            "xvae_energy": xvae["energy"].tolist(),
+            "data_max_local_energy": data["max_local_energy"].tolist(),
+            "xvae_max_local_energy": xvae["max_local_energy"].tolist(),
+        },
+    }
+
+
+def table(results: Sequence[Mapping]) -> pd.DataFrame:
+    """One row per β, without the arrays, sorted by β descending (the paper's order)."""
+    rows = [{k: v for k, v in r.items() if k != "arrays"} for r in results]
+    return pd.DataFrame(rows).sort_values("beta", ascending=False).reset_index(drop=True)
+
+
+def figure(results: Sequence[Mapping], histories: Mapping[float, pd.DataFrame], chosen_beta: float):
+    """Six panels: training curves, reconstruction error and KL against β, active units, sorted KL
+    per dimension, and the ε and peak-local-energy distributions of X_VAE against the data."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    results = sorted(results, key=lambda r: -r["beta"])
+    betas = [r["beta"] for r in results]
+    colors = dict(zip(betas, sns.color_palette("viridis", len(betas))))
+    label = {b: f"β={b:g}" + (" (used)" if np.isclose(b, chosen_beta) else "") for b in betas}
+    fig, axes = plt.subplots(2, 3, figsize=(14, 8))
+    ax = axes[0, 0]
+    for b in betas:
+        if b in histories:
+            h = histories[b]
+            ax.plot(h["epoch"], h["valid_rc"], color=colors[b], label=label[b])
+    ax.set(xlabel="epoch", ylabel="validation $L_{RC}$", yscale="log", title="(a) training")
+    ax.legend(fontsize=8)
+
+    ax = axes[0, 1]
+    ax.plot(betas, [r["valid_rc"] for r in results], "o-", color="C0")
+    ax.set(xscale="log", yscale="log", xlabel="β", title="(b) reconstruction and KL")
+    ax.set_ylabel("validation $L_{RC}$", color="C0")
+    ax2 = ax.twinx()
+    ax2.plot(betas, [r["kl_total"] for r in results], "s--", color="C3")
+    ax2.set_yscale("log")
+    ax2.set_ylabel("$L_{KL}$ (nats)", color="C3")
+
+    ax = axes[0, 2]
+    ax.bar([f"{b:g}" for b in betas], [r["active_units"] for r in results], color=[colors[b] for b in betas])
+    ax.axhline(results[0]["latent_dim"], color="k", lw=0.8, ls=":")
+    ax.set(xlabel="β", ylabel=f"active units (Var μ > {results[0]['active_threshold']:g})",
+           title="(c) posterior collapse")
+
+    ax = axes[1, 0]
+    for r in results:
+        kl = np.sort(r["arrays"]["kl_per_dim"])[::-1]
+        ax.plot(np.arange(1, len(kl) + 1), np.maximum(kl, 1e-6), color=colors[r["beta"]], label=label[r["beta"]])
+    ax.set(yscale="log", xlabel="latent dimension (sorted)", ylabel="KL per dimension (nats)",
+           title="(d) KL per latent dimension")
+
+    for ax, key, xlabel, title in ((axes[1, 1], "energy", "energy density ε", "(e) ε of X_IN and X_VAE"),
+                                   (axes[1, 2], "max_local_energy", "peak local energy density",
+                                    "(f) nodal points: peak local ε")):
+        data = results[0]["arrays"][f"data_{key}"]
+        sns.kdeplot(x=data, ax=ax, color="k", lw=2, label="X_IN (valid)", warn_singular=False)
+        for r in results:
+            sns.kdeplot(x=r["arrays"][f"xvae_{key}"], ax=ax, color=colors[r["beta"]], label=f"X_VAE {label[r['beta']]}",
+                        warn_singular=False)
+        ax.set(xlabel=xlabel, title=title)
+    axes[1, 1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def reconstruction_figure(model: VAE, x: torch.Tensor, title: str):
+    """Validation inputs (top row) beside their reconstructions through z = μ (bottom row)."""
+    import matplotlib.pyplot as plt
+
+    from .plotting import colour_wheel, show_spins
+
+    model.eval()
+    with torch.no_grad():
+        mu, _ = model.encoder(x)
+        out = model.decoder(mu).cpu().numpy()
+    x = x.cpu().numpy()
+    n = len(x)
+    fig, axes = plt.subplots(2, n + 1, figsize=(2.0 * (n + 1), 4.3), gridspec_kw={"width_ratios": [1] * n + [0.6]})
+    for k in range(n):
+        mse = float(((x[k] - out[k]) ** 2).mean())
+        show_spins(axes[0, k], x[k], "X_IN" if k == 0 else None)
+        show_spins(axes[1, k], out[k], f"X_OUT  mse={mse:.4f}")
+    axes[1, n].set_axis_off()
+    colour_wheel(axes[0, n])
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def prior_samples_figure(model: VAE, ham: Hamiltonian, n: int, seed: int, data_peak: float):
+    """X_VAE (top) and its local energy density map (bottom, paper Fig. 1c); nodal points show
+    as peaks far above the data's peak local energy density (dashed contour)."""
+    import matplotlib.pyplot as plt
+
+    from .plotting import show_spins
+
+    x = decode_prior(model, n, seed)
+    local = physics.local_energy_density(x.double(), ham).cpu().numpy()
+    x = x.cpu().numpy()
+    fig, axes = plt.subplots(2, n, figsize=(2.4 * n, 5.0), squeeze=False)
+    vmin, vmax = local.min(), local.max()
+    for k in range(n):
+        show_spins(axes[0, k], x[k], f"X_VAE #{k}")
+        im = axes[1, k].imshow(local[k], origin="lower", cmap="magma", vmin=vmin, vmax=vmax)
+        axes[1, k].contour(local[k], levels=[data_peak], colors="cyan", linewidths=0.8, linestyles="--")
+        axes[1, k].set_xticks([])
+        axes[1, k].set_yticks([])
+        axes[1, k].set_title(f"peak {local[k].max():.2f}", fontsize=8)
+    fig.colorbar(im, ax=axes[1, :].tolist(), shrink=0.8, label="local energy density")
+    return fig

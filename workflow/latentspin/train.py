@@ -1,0 +1,172 @@
+"""Training of one VAE: one loop, no framework; a checkpoint every epoch, resumed on rerun.
+
+The checkpoint holds weights, optimizer state, the random generator and the history, and a
+fingerprint of everything that defines the run (architecture, hyperparameters, data). A rerun
+with the same fingerprint continues where the last one stopped and ends bitwise where an
+uninterrupted run would (same device and threads); a different fingerprint starts over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from .vae import VAE, VAEConfig, kl_divergence, reconstruction_loss, save_model
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    beta: float
+    epochs: int = 100
+    batch_size: int = 100
+    lr: float = 1e-3
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    seed: int = 0
+
+    def __post_init__(self):
+        if not self.beta > 0:
+            raise ValueError(f"vae beta must be > 0, got {self.beta}")
+        object.__setattr__(self, "adam_betas", tuple(self.adam_betas))
+
+
+def vae_config(config: Mapping) -> VAEConfig:
+    return VAEConfig(L=config["lattice"]["L"], **config["vae"]["architecture"])
+
+
+def train_config(config: Mapping, beta: float) -> TrainConfig:
+    v = config["vae"]["training"]
+    # one seed per (master seed, beta): models of different beta start from different weights
+    seed = int(np.random.SeedSequence([config["seed"], zlib.crc32(f"vae-{beta!r}".encode())]).generate_state(1)[0])
+    return TrainConfig(beta=beta, epochs=v["epochs"], batch_size=v["batch_size"], lr=v["lr"],
+                       adam_betas=tuple(v["adam_betas"]), seed=seed)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' requested but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def _atomic_save(obj, path: Path):
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _batches(n: int, size: int):
+    for start in range(0, n, size):
+        yield slice(start, min(start + size, n))
+
+
+@torch.no_grad()
+def evaluate(model: VAE, x: torch.Tensor, batch_size: int) -> dict[str, float]:
+    """Validation losses with z = μ (deterministic): L_RC and L_KL, sample-weighted means."""
+    model.eval()
+    rc = kl = 0.0
+    for s in _batches(len(x), batch_size):
+        mu, logvar = model.encoder(x[s])
+        rc += reconstruction_loss(x[s], model.decoder(mu)).item() * (s.stop - s.start)
+        kl += kl_divergence(mu, logvar).item() * (s.stop - s.start)
+    return {"rc": rc / len(x), "kl": kl / len(x)}
+
+
+def fit(model: VAE, train_x: torch.Tensor, valid_x: torch.Tensor, tcfg: TrainConfig, checkpoint: str | Path,
+        fingerprint: Mapping, *, progress: bool = True,
+        on_epoch_end: Callable[[int], object] | None = None) -> pd.DataFrame:
+    """Train `model` (already on its device, like the data) for tcfg.epochs, resuming from
+    `checkpoint` when its fingerprint matches. Returns the per-epoch history."""
+    checkpoint = Path(checkpoint)
+    device = train_x.device
+    optimizer = torch.optim.Adam(model.parameters(), lr=tcfg.lr, betas=tcfg.adam_betas)
+    generator = torch.Generator(device=device).manual_seed(tcfg.seed)
+    fingerprint = json.loads(json.dumps(fingerprint))  # plain types, comparable after a round trip
+    history: list[dict] = []
+    start = 0
+    if checkpoint.exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        if state["fingerprint"] == fingerprint:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            generator.set_state(state["generator"].cpu())  # generator states live on the CPU
+            history, start = state["history"], state["epoch"]
+            tqdm.write(f"resuming from {checkpoint} after epoch {start}")
+        else:
+            tqdm.write(f"ignoring {checkpoint}: it belongs to a different run")
+    n = len(train_x)
+    bar = tqdm(total=tcfg.epochs, initial=start, desc=f"train β={tcfg.beta:g}", unit="epoch", disable=not progress)
+    for epoch in range(start, tcfg.epochs):
+        t0 = time.perf_counter()
+        model.train()
+        perm = torch.randperm(n, generator=generator, device=device)
+        rc_sum = kl_sum = 0.0
+        for s in _batches(n, tcfg.batch_size):
+            x = train_x[perm[s]]
+            x_out, mu, logvar = model(x, generator)
+            rc, kl = reconstruction_loss(x, x_out), kl_divergence(mu, logvar)
+            loss = rc + tcfg.beta * kl
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            rc_sum += rc.item() * len(x)
+            kl_sum += kl.item() * len(x)
+        valid = evaluate(model, valid_x, tcfg.batch_size)
+        row = {"epoch": epoch + 1, "train_rc": rc_sum / n, "train_kl": kl_sum / n,
+               "train_loss": (rc_sum + tcfg.beta * kl_sum) / n, "valid_rc": valid["rc"], "valid_kl": valid["kl"],
+               "seconds": time.perf_counter() - t0}
+        history.append(row)
+        _atomic_save({"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                      "generator": generator.get_state(), "history": history, "epoch": epoch + 1}, checkpoint)
+        bar.update(1)
+        bar.set_postfix(rc=f"{row['valid_rc']:.4f}", kl=f"{row['valid_kl']:.1f}")
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1)
+    bar.close()
+    return pd.DataFrame(history)
+
+
+def load_spins(path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.Tensor, dict]:
+    """A split's spins as one float32 tensor on `device`, and the dataset's attrs."""
+    from .data import open_dataset
+
+    ds = open_dataset(path)
+    return torch.from_numpy(ds["spins"].values).to(device), dict(ds.attrs)
+
+
+def train_beta(config: Mapping, beta: float, train_path, valid_path, out_dir, *, device: str = "auto",
+               threads: int | None = None, progress: bool = True) -> Path:
+    """Train the model of one β and write ``model.pt`` and ``history.csv`` into out_dir."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if threads:
+        torch.set_num_threads(threads)
+    dev = resolve_device(device)
+    cfg, tcfg = vae_config(config), train_config(config, beta)
+    train_x, train_attrs = load_spins(train_path, dev)
+    valid_x, _ = load_spins(valid_path, dev)
+    if train_x.shape[-1] != cfg.L:
+        raise ValueError(f"data at {train_path} has L = {train_x.shape[-1]}, config lattice.L = {cfg.L}")
+    torch.manual_seed(tcfg.seed)  # weight initialization
+    model = VAE(cfg).to(dev)
+    fingerprint = {"vae": cfg.as_dict(), "train": asdict(tcfg), "n_train": len(train_x), "n_valid": len(valid_x),
+                   "data": {k: train_attrs.get(k) for k in ("seed", "L", "J", "D", "dmi", "schedule")}}
+    checkpoint = out_dir / "checkpoint.pt"
+    history = fit(model, train_x, valid_x, tcfg, checkpoint, fingerprint, progress=progress)
+    save_model(model.cpu(), out_dir / "model.pt.tmp",
+               extra={"beta": beta, "train": asdict(tcfg), "epochs_trained": len(history), "device": str(dev)})
+    os.replace(out_dir / "model.pt.tmp", out_dir / "model.pt")
+    history.to_csv(out_dir / "history.csv.tmp", index=False)
+    os.replace(out_dir / "history.csv.tmp", out_dir / "history.csv")
+    checkpoint.unlink()  # done: a forced rerun trains afresh
+    return out_dir / "model.pt"

@@ -1,0 +1,152 @@
+"""The variational autoencoder of the paper's Fig. 6 and Methods.
+
+Encoder: four (periodic-padded 3×3 conv, BatchNorm, leaky ReLU, 2×2 max-pool) blocks, dense 512
+(BN, leaky ReLU), dense 2N = (μ, log σ²). Decoder: dense 512 (BN, leaky ReLU), dense
+(L/16)²·128 (BN, leaky ReLU), reshape, four (2× nearest upsampling, periodic-padded conv, BN,
+leaky ReLU) blocks, a last periodic-padded conv to 3 channels and L2 normalization, so that
+every output spin has unit length.
+
+Where the paper is loose (DESIGN.md): the decoder's dense layer has (L/16)²·128 units (Fig. 6's
+16×16×128 cannot reach 128 after four upsamplings); the encoder's 200 outputs are μ and log σ²;
+L_RC is the *mean* squared error over sites and components.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    """Architecture parameters; saved with the weights so a model file rebuilds itself."""
+
+    L: int = 128
+    latent_dim: int = 100
+    encoder_channels: tuple[int, ...] = (16, 32, 64, 128)
+    decoder_channels: tuple[int, ...] = (64, 32, 16, 3)
+    dense: int = 512
+    kernel_size: int = 3
+    # Leaky-ReLU slope: the paper does not give it. 0.3 is the Keras default; the paper's
+    # periodic-padding and L2-normalization layers suggest Keras.
+    negative_slope: float = 0.3
+    components: int = field(default=3, repr=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "encoder_channels", tuple(self.encoder_channels))
+        object.__setattr__(self, "decoder_channels", tuple(self.decoder_channels))
+        stages = len(self.encoder_channels)
+        if len(self.decoder_channels) != stages:
+            raise ValueError(f"vae.decoder_channels needs {stages} entries (one upsampling per encoder pooling), "
+                             f"got {list(self.decoder_channels)}")
+        if self.L % 2**stages or self.L // 2**stages < 2:
+            # from a single cell, nearest upsampling and periodic convolutions decode only
+            # uniform states
+            raise ValueError(f"lattice.L = {self.L} must be a multiple of 2**{stages} = {2**stages} "
+                             f"and at least {2 ** (stages + 1)}, for {stages} poolings")
+        if self.kernel_size % 2 == 0:
+            raise ValueError(f"vae.kernel_size must be odd, got {self.kernel_size}")
+
+    @property
+    def bottleneck(self) -> int:
+        """Side of the feature map after the encoder's poolings, L / 2**stages."""
+        return self.L // 2 ** len(self.encoder_channels)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["encoder_channels"] = list(self.encoder_channels)
+        d["decoder_channels"] = list(self.decoder_channels)
+        return d
+
+
+def periodic_conv(c_in: int, c_out: int, k: int) -> nn.Conv2d:
+    """Convolution with circular padding: the lattice is periodic, so no edge exists."""
+    return nn.Conv2d(c_in, c_out, k, padding=k // 2, padding_mode="circular")
+
+
+class Encoder(nn.Module):
+    def __init__(self, cfg: VAEConfig):
+        super().__init__()
+        blocks, c_in = [], cfg.components
+        for c in cfg.encoder_channels:
+            blocks += [periodic_conv(c_in, c, cfg.kernel_size), nn.BatchNorm2d(c),
+                       nn.LeakyReLU(cfg.negative_slope), nn.MaxPool2d(2)]
+            c_in = c
+        self.features = nn.Sequential(*blocks)
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(c_in * cfg.bottleneck**2, cfg.dense), nn.BatchNorm1d(cfg.dense), nn.LeakyReLU(cfg.negative_slope),
+            nn.Linear(cfg.dense, 2 * cfg.latent_dim),
+        )
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        mu, logvar = self.head(self.features(x)).chunk(2, dim=-1)
+        return mu, logvar
+
+
+class Decoder(nn.Module):
+    def __init__(self, cfg: VAEConfig):
+        super().__init__()
+        self.start = (cfg.encoder_channels[-1], cfg.bottleneck, cfg.bottleneck)
+        width = cfg.encoder_channels[-1] * cfg.bottleneck**2
+        self.head = nn.Sequential(
+            nn.Linear(cfg.latent_dim, cfg.dense), nn.BatchNorm1d(cfg.dense), nn.LeakyReLU(cfg.negative_slope),
+            nn.Linear(cfg.dense, width), nn.BatchNorm1d(width), nn.LeakyReLU(cfg.negative_slope),
+        )
+        blocks, c_in = [], cfg.encoder_channels[-1]
+        for c in cfg.decoder_channels:
+            blocks += [nn.Upsample(scale_factor=2, mode="nearest"), periodic_conv(c_in, c, cfg.kernel_size),
+                       nn.BatchNorm2d(c), nn.LeakyReLU(cfg.negative_slope)]
+            c_in = c
+        blocks.append(periodic_conv(c_in, cfg.components, cfg.kernel_size))
+        self.features = nn.Sequential(*blocks)
+
+    def forward(self, z: Tensor) -> Tensor:
+        x = self.features(self.head(z).view(-1, *self.start))
+        return F.normalize(x, dim=1)  # the L2-normalization layer: unit spins
+
+
+class VAE(nn.Module):
+    def __init__(self, cfg: VAEConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg)
+        self.decoder = Decoder(cfg)
+
+    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Reconstruction through one reparameterized sample z = μ + σ ε; returns (x', μ, log σ²)."""
+        mu, logvar = self.encoder(x)
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        return self.decoder(mu + torch.exp(0.5 * logvar) * eps), mu, logvar
+
+
+def reconstruction_loss(x: Tensor, x_out: Tensor) -> Tensor:
+    """L_RC: mean squared error over samples, sites and components."""
+    return F.mse_loss(x_out, x)
+
+
+def kl_per_dim(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(μ, σ²) || N(0, 1)) of each latent dimension, (..., N)."""
+    return 0.5 * (logvar.exp() + mu**2 - logvar - 1.0)
+
+
+def kl_divergence(mu: Tensor, logvar: Tensor) -> Tensor:
+    """L_KL: summed over latent dimensions, averaged over the batch (paper Eq. 2)."""
+    return kl_per_dim(mu, logvar).sum(dim=-1).mean()
+
+
+def save_model(model: VAE, path, extra: dict | None = None):
+    """Weights, the architecture and `extra` metadata, as tensors and plain containers only, so
+    :func:`load_model` reads it with ``weights_only=True`` (no code executed)."""
+    torch.save({"config": model.cfg.as_dict(), "state_dict": model.state_dict(), "extra": extra or {}}, path)
+
+
+def load_model(path, map_location: str | torch.device = "cpu") -> VAE:
+    blob = torch.load(path, map_location=map_location, weights_only=True)
+    model = VAE(VAEConfig(**blob["config"]))
+    model.load_state_dict(blob["state_dict"])
+    model.extra = blob.get("extra", {})
+    return model.eval()
