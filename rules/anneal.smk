@@ -14,9 +14,7 @@ rule anneal_shard:
     resources:
         mem_mb=lambda wc, threads: 1000 + 100 * threads,
     params:
-        config=section_json(
-            config, ["seed", "lattice", "hamiltonian", "data", "anneal"]
-        ),
+        config=section_json(config, ANNEAL_SECTIONS),
     shell:
         "python -m latentspin anneal --config {params.config:q} --split {wildcards.split} --shard {wildcards.shard}"
         " --threads {threads} --out {output} 2> {log}"

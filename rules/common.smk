@@ -13,6 +13,11 @@ sys.path.insert(0, PACKAGE_DIR)
 # (braces doubled twice: by the f-string, then by Snakemake, which formats the prefix)
 shell.prefix(f'export PYTHONPATH="{PACKAGE_DIR}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; ')
 
+from latentspin.cli import (
+    ANNEAL_SECTIONS,
+    DIAGNOSE_SECTIONS,
+    TRAIN_SECTIONS,
+)  # noqa: E402
 from latentspin.config import SPLITS, check_consistency, section_json  # noqa: E402
 
 validate(config, "../workflow/schemas/config.schema.yaml")

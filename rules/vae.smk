@@ -18,9 +18,7 @@ rule train_vae:
     resources:
         mem_mb=lambda wc, input: 4000 + 3 * input.size_mb,
     params:
-        config=section_json(
-            config, ["seed", "lattice", "vae.architecture", "vae.training"]
-        ),
+        config=section_json(config, TRAIN_SECTIONS),
         device=config["vae"]["device"],
     shell:
         "python -m latentspin train-vae --config {params.config:q} --beta {wildcards.beta}"
@@ -42,9 +40,7 @@ rule diagnose_vae:
         ENV
     threads: config["vae"]["threads"]
     params:
-        config=section_json(
-            config, ["seed", "lattice", "hamiltonian", "vae.diagnostics"]
-        ),
+        config=section_json(config, DIAGNOSE_SECTIONS),
         device=config["vae"]["device"],
     shell:
         "python -m latentspin diagnose-vae --config {params.config:q} --model {input.model}"

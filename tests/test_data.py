@@ -95,7 +95,7 @@ def test_failed_write_keeps_existing_output(tiny_config, tmp_path, monkeypatch):
     with pytest.raises(OSError):
         data.anneal_shard(tiny_config, "valid", 0, tmp_path / "new.zarr", progress=False)
     assert not (tmp_path / "new.zarr").exists()
-    assert not list(tmp_path.glob("*.tmp"))
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 def test_summary_reports_the_labyrinth_statistics(tiny_config, tmp_path):

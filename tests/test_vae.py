@@ -155,6 +155,7 @@ def test_diagnostics_are_consistent():
     assert d["kl_total"] == pytest.approx(sum(d["arrays"]["kl_per_dim"]), rel=1e-6)
     assert d["active_units"] == sum(v > 0.01 for v in d["arrays"]["mu_variance"])
     assert len(d["arrays"]["xvae_energy"]) == 6
+    assert 0 <= d["xvae_diversity"] <= 1 and 0 < d["data_diversity"] <= 1
     assert d["data_energy_mean"] == pytest.approx(float(physics.energy_density(x.double(), Hamiltonian()).mean()))
     assert np.all(np.array(d["arrays"]["xvae_max_local_energy"]) >= np.array(d["arrays"]["xvae_energy"]) - 1e-9)
     # an encoder that ignores its input has no active units
@@ -162,6 +163,13 @@ def test_diagnostics_are_consistent():
         model.encoder.head[-1].weight.zero_()
     assert diagnostics.diagnose(model, x, Hamiltonian(), beta=0.01, prior_samples=2, active_threshold=1e-12,
                                 seed=1)["active_units"] == 0
+
+
+def test_diversity():
+    x = make_data(8, 32, 3).double()
+    assert diagnostics.diversity(x[:1].repeat(5, 1, 1, 1)) == pytest.approx(0.0, abs=1e-6)  # float32 spins
+    uniform_random = unit_spins(4000, 32, seed=9)  # independent: 1 - |mean|² -> 1 - 1/n
+    assert diagnostics.diversity(uniform_random) == pytest.approx(1 - 1 / 4000, abs=3e-4)
 
 
 def test_beta_must_be_positive():

@@ -24,9 +24,9 @@ from tqdm import tqdm
 from . import __version__, physics
 from .config import SPLITS, ConfigError
 from .montecarlo import Schedule, anneal, sample_keys
+from .outputs import temporary
 from .physics import Hamiltonian
 
-ANNEAL_SECTIONS = ("seed", "lattice", "hamiltonian", "data", "anneal")
 CHUNK = 100  # samples per Zarr chunk: one training batch of the paper
 
 
@@ -79,9 +79,9 @@ def make_dataset(spins: np.ndarray, samples: Iterable[int], obs: Mapping[str, np
 
 
 def write_zarr(ds: xr.Dataset, out: str | Path) -> Path:
-    """Write ds whole or not at all: into ``out.tmp``, then renamed onto ``out``."""
+    """Write ds whole or not at all: under a temporary name, then renamed onto ``out``."""
     out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
+    tmp = temporary(out)
     shutil.rmtree(tmp, ignore_errors=True)
     encoding = {"spins": {"chunks": (min(CHUNK, max(1, ds.sizes["sample"])), 3, ds.sizes["y"], ds.sizes["x"])}}
     try:
@@ -145,7 +145,7 @@ def assemble(shards: Iterable[str | Path], out: str | Path, progress: bool = Tru
     if not np.array_equal(indices, np.arange(expected)):
         raise ValueError(f"shards cover {len(indices)} samples, not exactly 0..{expected - 1}")
     out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
+    tmp = temporary(out)
     shutil.rmtree(tmp, ignore_errors=True)
     L = reference["L"]
     encoding = {"spins": {"chunks": (min(CHUNK, expected), 3, L, L)}}

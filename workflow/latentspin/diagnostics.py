@@ -42,6 +42,12 @@ def spin_physics(spins: torch.Tensor, ham: Hamiltonian, batch_size: int = 200) -
     return {"energy": np.concatenate(energy), "max_local_energy": np.concatenate(peak)}
 
 
+def diversity(spins: torch.Tensor) -> float:
+    """1 - |mean over samples of S(r)|², averaged over sites: 0 when every configuration is the
+    same (a collapsed decoder), about 1 for independent configurations with no mean texture."""
+    return float(1.0 - spins.double().mean(dim=0).square().sum(dim=0).mean())
+
+
 @torch.no_grad()
 def diagnose(model: VAE, valid_x: torch.Tensor, ham: Hamiltonian, *, beta: float, prior_samples: int,
              active_threshold: float, seed: int, batch_size: int = 100) -> dict:
@@ -58,7 +64,8 @@ def diagnose(model: VAE, valid_x: torch.Tensor, ham: Hamiltonian, *, beta: float
     kl_dim = kl_per_dim(mu, logvar).mean(dim=0).cpu().numpy()
     mu_var = mu.var(dim=0).cpu().numpy()
     data = spin_physics(valid_x, ham)
-    xvae = spin_physics(decode_prior(model, prior_samples, seed, batch_size), ham)
+    x_vae = decode_prior(model, prior_samples, seed, batch_size)
+    xvae = spin_physics(x_vae, ham)
     return {
         "beta": beta,
         "latent_dim": int(mu.shape[1]),
@@ -74,6 +81,8 @@ def diagnose(model: VAE, valid_x: torch.Tensor, ham: Hamiltonian, *, beta: float
         "xvae_energy_std": float(xvae["energy"].std()),
         "data_max_local_energy_mean": float(data["max_local_energy"].mean()),
         "xvae_max_local_energy_mean": float(xvae["max_local_energy"].mean()),
+        "data_diversity": diversity(valid_x),
+        "xvae_diversity": diversity(x_vae),
         "prior_samples": prior_samples,
         "arrays": {
             "kl_per_dim": kl_dim.tolist(),
@@ -121,10 +130,17 @@ def figure(results: Sequence[Mapping], histories: Mapping[float, pd.DataFrame], 
     ax2.set_ylabel("$L_{KL}$ (nats)", color="C3")
 
     ax = axes[0, 2]
-    ax.bar([f"{b:g}" for b in betas], [r["active_units"] for r in results], color=[colors[b] for b in betas])
+    ticks = [f"{b:g}" for b in betas]
+    ax.bar(ticks, [r["active_units"] for r in results], color=[colors[b] for b in betas])
     ax.axhline(results[0]["latent_dim"], color="k", lw=0.8, ls=":")
     ax.set(xlabel="β", ylabel=f"active units (Var μ > {results[0]['active_threshold']:g})",
            title="(c) posterior collapse")
+    ax2 = ax.twinx()
+    ax2.plot(ticks, [r["xvae_diversity"] for r in results], "D-", color="C3", label="X_VAE")
+    ax2.axhline(results[0]["data_diversity"], color="k", ls="--", lw=1, label="X_IN")
+    ax2.set_ylim(0, 1.05)
+    ax2.set_ylabel("diversity 1 - |<S(r)>|²", color="C3")
+    ax2.legend(fontsize=7, loc="lower left")
 
     ax = axes[1, 0]
     for r in results:
@@ -181,7 +197,7 @@ def prior_samples_figure(model: VAE, ham: Hamiltonian, n: int, seed: int, data_p
     x = decode_prior(model, n, seed)
     local = physics.local_energy_density(x.double(), ham).cpu().numpy()
     x = x.cpu().numpy()
-    fig, axes = plt.subplots(2, n, figsize=(2.4 * n, 5.0), squeeze=False)
+    fig, axes = plt.subplots(2, n, figsize=(2.2 * n + 1.2, 4.8), squeeze=False, layout="constrained")
     vmin, vmax = local.min(), local.max()
     for k in range(n):
         show_spins(axes[0, k], x[k], f"X_VAE #{k}")
@@ -190,5 +206,6 @@ def prior_samples_figure(model: VAE, ham: Hamiltonian, n: int, seed: int, data_p
         axes[1, k].set_xticks([])
         axes[1, k].set_yticks([])
         axes[1, k].set_title(f"peak {local[k].max():.2f}", fontsize=8)
-    fig.colorbar(im, ax=axes[1, :].tolist(), shrink=0.8, label="local energy density")
+    fig.colorbar(im, ax=axes[1, :].tolist(), shrink=0.9, label="local energy density")
+    fig.suptitle("decoded prior samples X_VAE and their local energy density (dashed: the data's peak)", fontsize=9)
     return fig

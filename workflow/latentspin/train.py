@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
 
+from .outputs import derive_seed, temporary, write_csv
 from .vae import VAE, VAEConfig, kl_divergence, reconstruction_loss, save_model
 
 
@@ -46,7 +46,7 @@ def vae_config(config: Mapping) -> VAEConfig:
 def train_config(config: Mapping, beta: float) -> TrainConfig:
     v = config["vae"]["training"]
     # one seed per (master seed, beta): models of different beta start from different weights
-    seed = int(np.random.SeedSequence([config["seed"], zlib.crc32(f"vae-{beta!r}".encode())]).generate_state(1)[0])
+    seed = derive_seed(config["seed"], "vae", repr(float(beta)))
     return TrainConfig(beta=beta, epochs=v["epochs"], batch_size=v["batch_size"], lr=v["lr"],
                        adam_betas=tuple(v["adam_betas"]), seed=seed)
 
@@ -60,9 +60,8 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def _atomic_save(obj, path: Path):
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    torch.save(obj, temporary(path))
+    os.replace(temporary(path), path)
 
 
 def _batches(n: int, size: int):
@@ -101,9 +100,9 @@ def fit(model: VAE, train_x: torch.Tensor, valid_x: torch.Tensor, tcfg: TrainCon
             optimizer.load_state_dict(state["optimizer"])
             generator.set_state(state["generator"].cpu())  # generator states live on the CPU
             history, start = state["history"], state["epoch"]
-            tqdm.write(f"resuming from {checkpoint} after epoch {start}")
+            tqdm.write(f"resuming from {checkpoint} after epoch {start}", file=sys.stderr)
         else:
-            tqdm.write(f"ignoring {checkpoint}: it belongs to a different run")
+            tqdm.write(f"ignoring {checkpoint}: it belongs to a different run", file=sys.stderr)
     n = len(train_x)
     bar = tqdm(total=tcfg.epochs, initial=start, desc=f"train β={tcfg.beta:g}", unit="epoch", disable=not progress)
     for epoch in range(start, tcfg.epochs):
@@ -163,10 +162,10 @@ def train_beta(config: Mapping, beta: float, train_path, valid_path, out_dir, *,
                    "data": {k: train_attrs.get(k) for k in ("seed", "L", "J", "D", "dmi", "schedule")}}
     checkpoint = out_dir / "checkpoint.pt"
     history = fit(model, train_x, valid_x, tcfg, checkpoint, fingerprint, progress=progress)
-    save_model(model.cpu(), out_dir / "model.pt.tmp",
+    model_path = out_dir / "model.pt"
+    save_model(model.cpu(), temporary(model_path),
                extra={"beta": beta, "train": asdict(tcfg), "epochs_trained": len(history), "device": str(dev)})
-    os.replace(out_dir / "model.pt.tmp", out_dir / "model.pt")
-    history.to_csv(out_dir / "history.csv.tmp", index=False)
-    os.replace(out_dir / "history.csv.tmp", out_dir / "history.csv")
+    os.replace(temporary(model_path), model_path)
+    write_csv(history, out_dir / "history.csv")
     checkpoint.unlink()  # done: a forced rerun trains afresh
     return out_dir / "model.pt"
