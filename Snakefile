@@ -20,10 +20,13 @@ wildcard_constraints:
     split="|".join(SPLITS),
     shard=r"\d+",
     beta=r"[0-9.e+-]+",
+    algorithm="|".join(ALGORITHMS),
+    objective="|".join(OBJECTIVES),
 
 
 include: "rules/anneal.smk"
 include: "rules/vae.smk"
+include: "rules/explore.smk"
 
 
 rule all:
@@ -35,3 +38,4 @@ rule all:
         "results/vae/diagnostics.csv",
         "results/figures/vae_diagnostics.png",
         "results/figures/vae_reconstruction.png",
+        "results/explore/metrics.csv",

@@ -18,7 +18,15 @@ from latentspin.cli import (
     DIAGNOSE_SECTIONS,
     TRAIN_SECTIONS,
 )  # noqa: E402
-from latentspin.config import SPLITS, check_consistency, section_json  # noqa: E402
+from latentspin.config import (  # noqa: E402
+    ALGORITHMS,
+    OBJECTIVES,
+    SPLITS,
+    check_consistency,
+    explore_pairs,
+    explore_sections,
+    section_json,
+)
 
 validate(config, "../workflow/schemas/config.schema.yaml")
 check_consistency(config)
@@ -28,6 +36,9 @@ ENV = "../envs/latentspin.yaml"
 # beta as it appears in paths: results/vae/beta0.001/
 BETAS = [repr(float(b)) for b in config["vae"]["betas"]]
 CHOSEN_BETA = repr(float(config["vae"]["beta"]))
+
+# the explored (algorithm, objective) pairs
+PAIRS = explore_pairs(config)
 
 
 def shard_paths(split):

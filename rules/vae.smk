@@ -26,32 +26,13 @@ rule train_vae:
         " --device {params.device} --threads {threads} 2> {log}"
 
 
-rule diagnose_vae:
-    input:
-        model="results/vae/beta{beta}/model.pt",
-        valid="results/data/valid.zarr",
-    output:
-        "results/vae/beta{beta}/diagnostics.json",
-    log:
-        "results/logs/vae/diagnose_beta{beta}.log",
-    benchmark:
-        "results/benchmarks/vae/diagnose_beta{beta}.tsv"
-    conda:
-        ENV
-    threads: config["vae"]["threads"]
-    params:
-        config=section_json(config, DIAGNOSE_SECTIONS),
-        device=config["vae"]["device"],
-    shell:
-        "python -m latentspin diagnose-vae --config {params.config:q} --model {input.model}"
-        " --valid {input.valid} --out {output} --device {params.device} --threads {threads} 2> {log}"
-
-
 rule vae_report:
     input:
-        diagnostics=expand("results/vae/beta{beta}/diagnostics.json", beta=BETAS),
+        models=expand("results/vae/beta{beta}/model.pt", beta=BETAS),
         histories=expand("results/vae/beta{beta}/history.csv", beta=BETAS),
+        valid="results/data/valid.zarr",
     output:
+        json="results/vae/diagnostics.json",
         table="results/vae/diagnostics.csv",
         figure=report(
             "results/figures/vae_diagnostics.png",
@@ -64,13 +45,16 @@ rule vae_report:
         "results/benchmarks/vae/report.tsv"
     conda:
         ENV
-    threads: 1
+    threads: config["vae"]["threads"]
     params:
+        config=section_json(config, DIAGNOSE_SECTIONS),
         beta=config["vae"]["beta"],
+        device=config["vae"]["device"],
     shell:
-        "python -m latentspin vae-report --diagnostics {input.diagnostics}"
-        " --histories {input.histories} --chosen-beta {params.beta}"
-        " --table {output.table} --figure {output.figure} > {log} 2>&1"
+        "python -m latentspin vae-report --config {params.config:q} --models {input.models}"
+        " --histories {input.histories} --valid {input.valid} --chosen-beta {params.beta}"
+        " --json {output.json} --table {output.table} --figure {output.figure}"
+        " --device {params.device} --threads {threads} > {log} 2>&1"
 
 
 rule vae_figures:

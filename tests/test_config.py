@@ -21,6 +21,9 @@ BAD = {
     "chosen beta not trained": ({"vae": {"beta": 0.5}}, "vae.beta"),
     "L too small for the VAE": ({"lattice": {"L": 16}}, "lattice.L"),
     "decoder stages": ({"vae": {"architecture": {"decoder_channels": [32, 16, 3]}}}, "vae.architecture.decoder_channels"),
+    "unknown algorithm": ({"explore": {"pairs": {"annealing": ["energy"]}}}, "explore.pairs"),
+    "unknown objective": ({"explore": {"pairs": {"genetic": ["entropy"]}}}, "explore.pairs.genetic.0"),
+    "pressure not positive": ({"explore": {"genetic": {"pressure": {"W": 0}}}}, "explore.genetic.pressure.W"),
 }
 
 
@@ -92,7 +95,8 @@ def test_snakemake_stops_on_bad_config_before_any_job(root, tmp_path):
     """Each bad config makes `snakemake` fail at start-up naming the key, and no job runs."""
     wf = copy_workflow(root, tmp_path / "wf")
     cases = dict(BAD)
-    for same_path in ("T_start below T_end", "chosen beta not trained", "decoder stages", "wrong type"):
+    for same_path in ("T_start below T_end", "chosen beta not trained", "decoder stages", "wrong type",
+                      "unknown objective"):
         cases.pop(same_path)  # same code paths as the cases kept
     for i, (case, (override, key)) in enumerate(sorted(cases.items())):
         bad = tmp_path / f"bad{i}.yaml"

@@ -7,13 +7,13 @@ import pytest
 import torch
 import xarray as xr
 
-from latentspin import config as cfg, data, physics
+from latentspin import annealing, config as cfg, data, physics
 from latentspin.physics import Hamiltonian
 
 
 @pytest.mark.parametrize("n, shards", [(10, 1), (10, 3), (10, 10), (30000, 60), (7, 4)])
 def test_shards_partition_the_split(n, shards):
-    ranges = [data.shard_range(n, shards, s) for s in range(shards)]
+    ranges = [annealing.shard_range(n, shards, s) for s in range(shards)]
     assert [k for r in ranges for k in r] == list(range(n))
     sizes = [len(r) for r in ranges]
     assert max(sizes) - min(sizes) <= 1 and min(sizes) >= 1
@@ -21,12 +21,12 @@ def test_shards_partition_the_split(n, shards):
 
 def test_shard_out_of_range():
     with pytest.raises(cfg.ConfigError, match="shard 3"):
-        data.shard_range(10, 3, 3)
+        annealing.shard_range(10, 3, 3)
 
 
 def build_split(config, split, shards, tmp_path, tag):
     config = cfg.merge(config, {"data": {split: {"shards": shards}}})
-    paths = [data.anneal_shard(config, split, s, tmp_path / f"{tag}-{s}.zarr", threads=2, progress=False)
+    paths = [annealing.anneal_shard(config, split, s, tmp_path / f"{tag}-{s}.zarr", threads=2, progress=False)
              for s in range(shards)]
     return data.assemble(paths[::-1], tmp_path / f"{tag}.zarr", progress=False)  # any order
 
@@ -59,19 +59,19 @@ def test_dataset_contract_and_shard_invariance(tiny_config, tmp_path):
 
 
 def test_splits_differ(tiny_config, tmp_path):
-    t = data.anneal_shard(tiny_config, "train", 0, tmp_path / "t.zarr", progress=False)
-    v = data.anneal_shard(tiny_config, "valid", 0, tmp_path / "v.zarr", progress=False)
+    t = annealing.anneal_shard(tiny_config, "train", 0, tmp_path / "t.zarr", progress=False)
+    v = annealing.anneal_shard(tiny_config, "valid", 0, tmp_path / "v.zarr", progress=False)
     a, b = data.open_dataset(t)["spins"][:2].values, data.open_dataset(v)["spins"].values
     assert not np.array_equal(a, b)
 
 
 def test_assemble_refuses_foreign_or_missing_shards(tiny_config, tmp_path):
     config = cfg.merge(tiny_config, {"data": {"train": {"shards": 2}}})
-    s0 = data.anneal_shard(config, "train", 0, tmp_path / "s0.zarr", progress=False)
+    s0 = annealing.anneal_shard(config, "train", 0, tmp_path / "s0.zarr", progress=False)
     with pytest.raises(ValueError, match="not exactly"):
         data.assemble([s0], tmp_path / "out.zarr", progress=False)
     other = cfg.merge(config, {"hamiltonian": {"D": 0.2}})
-    s1 = data.anneal_shard(other, "train", 1, tmp_path / "s1.zarr", progress=False)
+    s1 = annealing.anneal_shard(other, "train", 1, tmp_path / "s1.zarr", progress=False)
     with pytest.raises(ValueError, match="'D'"):
         data.assemble([s0, s1], tmp_path / "out.zarr", progress=False)
     assert not (tmp_path / "out.zarr").exists()
@@ -79,7 +79,7 @@ def test_assemble_refuses_foreign_or_missing_shards(tiny_config, tmp_path):
 
 def test_failed_write_keeps_existing_output(tiny_config, tmp_path, monkeypatch):
     """A write that dies half way leaves the previous store intact and no partial one."""
-    out = data.anneal_shard(tiny_config, "valid", 0, tmp_path / "v.zarr", progress=False)
+    out = annealing.anneal_shard(tiny_config, "valid", 0, tmp_path / "v.zarr", progress=False)
     before = data.open_dataset(out)["spins"].values.copy()
 
     real_to_zarr = xr.Dataset.to_zarr
@@ -90,20 +90,20 @@ def test_failed_write_keeps_existing_output(tiny_config, tmp_path, monkeypatch):
 
     monkeypatch.setattr(xr.Dataset, "to_zarr", broken)
     with pytest.raises(OSError, match="disk full"):
-        data.anneal_shard(tiny_config, "valid", 0, out, progress=False)
+        annealing.anneal_shard(tiny_config, "valid", 0, out, progress=False)
     np.testing.assert_array_equal(data.open_dataset(out)["spins"].values, before)
     with pytest.raises(OSError):
-        data.anneal_shard(tiny_config, "valid", 0, tmp_path / "new.zarr", progress=False)
+        annealing.anneal_shard(tiny_config, "valid", 0, tmp_path / "new.zarr", progress=False)
     assert not (tmp_path / "new.zarr").exists()
     assert not list(tmp_path.glob(".*.tmp"))
 
 
 def test_summary_reports_the_labyrinth_statistics(tiny_config, tmp_path):
     out = build_split(tiny_config, "train", 2, tmp_path, "s")
-    s = data.summarize(out)
+    s = annealing.summarize(out)
     assert s["samples"] == 6 and s["L"] == 32
     assert s["ground_state"]["energy"] < s["energy_mean"] < 0
     assert s["W_integer_deviation_max"] < 1e-6 and s["spin_norm_error_max"] < 1e-6
-    checks = data.labyrinth_checks(s)
-    assert set(checks) == set(data.LABYRINTH_CRITERIA)
+    checks = annealing.labyrinth_checks(s)
+    assert set(checks) == set(annealing.LABYRINTH_CRITERIA)
     assert checks["W integer to 1e-6"]

@@ -38,7 +38,8 @@ def _evenly_spaced(n_total: int, n: int):
 
 
 def cmd_anneal(args):
-    from .data import anneal_shard, check_split_name
+    from .annealing import anneal_shard
+    from .data import check_split_name
 
     check_split_name(args.split)
     config = cfg.load(args.config, ANNEAL_SECTIONS)
@@ -52,7 +53,7 @@ def cmd_assemble(args):
 
 
 def cmd_summarize(args):
-    from .data import labyrinth_checks, summarize
+    from .annealing import labyrinth_checks, summarize
     from .outputs import write_json
 
     summary = summarize(args.dataset, max_wavelength_samples=args.wavelength_samples)
@@ -88,36 +89,33 @@ def cmd_train_vae(args):
     train_beta(config, args.beta, args.train, args.valid, args.out_dir, device=args.device, threads=args.threads)
 
 
-def cmd_diagnose_vae(args):
-    from .diagnostics import diagnose
-    from .outputs import derive_seed, write_json
+def cmd_vae_report(args):
+    """Diagnose every model and draw them together (cheap beside training: one job)."""
+    import pandas as pd
+
+    from .diagnostics import diagnose, figure, table
+    from .outputs import derive_seed, save_figure, write_csv, write_json
     from .physics import Hamiltonian
     from .train import load_spins, resolve_device
     from .vae import load_model
 
+    if len(args.models) != len(args.histories):
+        raise SystemExit("--models and --histories need one file per model each, in the same order")
     config = cfg.load(args.config, DIAGNOSE_SECTIONS)
     _set_threads(args.threads)
     device = resolve_device(args.device)
-    model = load_model(args.model, device)
     valid_x, _ = load_spins(args.valid, device)
+    ham = Hamiltonian.from_config(config["hamiltonian"])
     d = config["vae"]["diagnostics"]
-    result = diagnose(model, valid_x, Hamiltonian.from_config(config["hamiltonian"]), beta=model.extra["beta"],
-                      prior_samples=d["prior_samples"], active_threshold=d["active_threshold"],
-                      seed=derive_seed(config["seed"], "vae-prior-samples"))
-    write_json(result, args.out)
-
-
-def cmd_vae_report(args):
-    import pandas as pd
-
-    from .diagnostics import figure, table
-    from .outputs import save_figure, write_csv
-
-    if len(args.diagnostics) != len(args.histories):
-        raise SystemExit("--diagnostics and --histories need one file per model each")
-    results = [json.loads(Path(p).read_text()) for p in args.diagnostics]
-    histories = {r["beta"]: pd.read_csv(h) for r, h in zip(results, args.histories)}
+    results, histories = [], {}
+    for model_path, history_path in zip(args.models, args.histories):
+        model = load_model(model_path, device)
+        r = diagnose(model, valid_x, ham, beta=model.extra["beta"], prior_samples=d["prior_samples"],
+                     active_threshold=d["active_threshold"], seed=derive_seed(config["seed"], "vae-prior-samples"))
+        results.append(r)
+        histories[r["beta"]] = pd.read_csv(history_path)
     t = table(results)
+    write_json(results, args.json)
     write_csv(t, args.table)
     print(t.to_string(index=False))
     save_figure(figure(results, histories, args.chosen_beta), args.figure)
@@ -143,6 +141,36 @@ def cmd_plot_vae(args):
     data_peak = float(spin_physics(reference, ham)["max_local_energy"].max())
     save_figure(prior_samples_figure(model, ham, args.n, derive_seed(0, "figure-prior-samples"), data_peak),
                 args.samples)
+
+
+# --- exploration -----------------------------------------------------------------------------
+
+
+def cmd_explore(args):
+    from .data import write_zarr
+    from .exploration import run_pair
+    from .outputs import write_json
+    from .train import resolve_device
+    from .vae import load_model
+
+    config = cfg.load(args.config, cfg.explore_sections(args.algorithm))
+    _set_threads(args.threads)
+    device = resolve_device(args.device)
+    ds, summary = run_pair(config, args.algorithm, args.objective, load_model(args.model), device=device,
+                           threads=args.threads)
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_zarr(ds, out / "trajectory.zarr")
+    write_json(summary, out / "summary.json")
+
+
+def cmd_explore_metrics(args):
+    from .exploration import metrics_table
+    from .outputs import write_csv
+
+    table = metrics_table([json.loads(Path(p).read_text()) for p in args.summaries])
+    write_csv(table, args.out)
+    print(table.to_string(index=False))
 
 
 # --- benchmarks ------------------------------------------------------------------------------
@@ -212,19 +240,16 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out-dir", required=True, help="writes model.pt, history.csv (and checkpoint.pt while running)")
     device_and_threads(q)
 
-    q = command("diagnose-vae", cmd_diagnose_vae, "posterior-collapse and X_VAE diagnostics of one model (JSON)",
-                config=True)
-    q.add_argument("--model", required=True)
-    q.add_argument("--valid", required=True)
-    q.add_argument("--out", required=True)
-    device_and_threads(q)
-
-    q = command("vae-report", cmd_vae_report, "table and figure of the diagnostics of all betas")
-    q.add_argument("--diagnostics", nargs="+", required=True)
+    q = command("vae-report", cmd_vae_report,
+                "posterior-collapse and X_VAE diagnostics of every model: JSON, table and figure", config=True)
+    q.add_argument("--models", nargs="+", required=True)
     q.add_argument("--histories", nargs="+", required=True, help="history.csv of each model, same order")
+    q.add_argument("--valid", required=True)
     q.add_argument("--chosen-beta", type=float, required=True)
+    q.add_argument("--json", required=True, help="all diagnostics, with per-dimension arrays")
     q.add_argument("--table", required=True)
     q.add_argument("--figure", required=True)
+    device_and_threads(q)
 
     q = command("plot-vae", cmd_plot_vae, "reconstructions and decoded prior samples of one model")
     q.add_argument("--model", required=True)
@@ -232,6 +257,17 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--reconstruction", required=True, help="PNG: inputs beside outputs")
     q.add_argument("--samples", required=True, help="PNG: X_VAE and local energy maps")
     q.add_argument("--n", type=int, default=6)
+
+    q = command("explore", cmd_explore, "run one latent-space explorer on one objective", config=True)
+    q.add_argument("--algorithm", required=True, choices=["single_code", "genetic", "stochastic"])
+    q.add_argument("--objective", required=True, choices=["energy", "W", "Mz", "C", "C_BC"])
+    q.add_argument("--model", required=True, help="a model.pt of train-vae")
+    q.add_argument("--out-dir", required=True, help="writes trajectory.zarr and summary.json")
+    device_and_threads(q)
+
+    q = command("explore-metrics", cmd_explore_metrics, "collect the summaries of explored pairs into one table")
+    q.add_argument("--out", required=True)
+    q.add_argument("summaries", nargs="+")
 
     q = command("bench", cmd_bench, "throughput benchmark of a stage")
     q.add_argument("stage", choices=["anneal", "vae"])

@@ -19,6 +19,10 @@ import yaml
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 SPLITS = ("train", "valid")
+ALGORITHMS = ("single_code", "genetic", "stochastic")
+OBJECTIVES = ("energy", "W", "Mz", "C", "C_BC")
+EXPLORE_COMMON_SECTIONS = ("seed", "lattice", "hamiltonian", "vae.training", "explore.objectives",
+                           "explore.nodal_threshold", "explore.relax_sweeps")
 
 
 class ConfigError(ValueError):
@@ -162,3 +166,16 @@ def section_json(config: Mapping, sections: Iterable[str]) -> str:
     """The given sections as compact JSON, for passing to the command line from a rule: a
     rule's params hold only what its job depends on, so changing another key reruns nothing."""
     return json.dumps(subset(config, sections), separators=(",", ":"), sort_keys=True)
+
+
+def explore_sections(algorithm: str) -> tuple[str, ...]:
+    """What an exploration job depends on: changing another algorithm's settings reruns nothing."""
+    return EXPLORE_COMMON_SECTIONS + (f"explore.{algorithm}",)
+
+
+def explore_pairs(config: Mapping) -> list[tuple[str, str]]:
+    """The (algorithm, objective) pairs to run: the configured ones, or all 15 with full_matrix."""
+    ex = config["explore"]
+    if ex["full_matrix"]:
+        return [(a, o) for a in ALGORITHMS for o in OBJECTIVES]
+    return [(a, o) for a in ALGORITHMS for o in ex["pairs"].get(a, [])]

@@ -1,4 +1,4 @@
-"""The annealed datasets: shards, their assembly, and their summary.
+"""The annealed datasets on disk: the data contract, atomic writes, and assembly of shards.
 
 Data contract (DESIGN.md): ``results/data/{split}.zarr`` is an xarray Dataset in Zarr with
 ``spins`` (sample, component, y, x) float32, per-sample ``energy`` (ε), ``W`` and ``Mz``, and
@@ -9,61 +9,20 @@ into place, so a killed job never leaves a store that looks complete.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
-import torch
 import xarray as xr
 from tqdm import tqdm
 
-from . import __version__, physics
 from .config import SPLITS, ConfigError
-from .montecarlo import Schedule, anneal, sample_keys
 from .outputs import temporary
-from .physics import Hamiltonian
 
 CHUNK = 100  # samples per Zarr chunk: one training batch of the paper
-
-
-def shard_range(n_samples: int, n_shards: int, shard: int) -> range:
-    """Global sample indices of one shard; shards differ in size by at most one."""
-    if not 0 <= shard < n_shards:
-        raise ConfigError(f"shard {shard} out of range: the split has {n_shards} shards (0..{n_shards - 1})")
-    return range(shard * n_samples // n_shards, (shard + 1) * n_samples // n_shards)
-
-
-def observables(spins: np.ndarray, ham: Hamiltonian, batch: int = 256) -> dict[str, np.ndarray]:
-    """ε, W and Mz of each configuration, in float64, through :mod:`latentspin.physics`."""
-    out: dict[str, list[np.ndarray]] = {"energy": [], "W": [], "Mz": []}
-    with torch.no_grad():
-        for start in range(0, len(spins), batch):
-            s = torch.from_numpy(np.asarray(spins[start : start + batch])).double()
-            out["energy"].append(physics.energy_density(s, ham).numpy())
-            out["W"].append(physics.topological_index(s).numpy())
-            out["Mz"].append(physics.magnetization_z(s).numpy())
-    return {k: np.concatenate(v) if v else np.zeros(0) for k, v in out.items()}
-
-
-def dataset_attrs(config: Mapping, split: str) -> dict:
-    ham = config["hamiltonian"]
-    schedule = Schedule.from_config(config["anneal"])
-    return {
-        "J": float(ham["J"]),
-        "D": float(ham["D"]),
-        "dmi": ham["dmi"],
-        "L": int(config["lattice"]["L"]),
-        "seed": int(config["seed"]),
-        "split": split,
-        "samples_in_split": int(config["data"][split]["samples"]),
-        "schedule": json.dumps(schedule.as_dict()),
-        "method": "checkerboard heat-bath Monte Carlo (latentspin.kernels), then zero-temperature sweeps",
-        "latentspin_version": __version__,
-    }
 
 
 def make_dataset(spins: np.ndarray, samples: Iterable[int], obs: Mapping[str, np.ndarray], attrs: Mapping) -> xr.Dataset:
@@ -79,11 +38,14 @@ def make_dataset(spins: np.ndarray, samples: Iterable[int], obs: Mapping[str, np
 
 
 def write_zarr(ds: xr.Dataset, out: str | Path) -> Path:
-    """Write ds whole or not at all: under a temporary name, then renamed onto ``out``."""
+    """Write ds whole or not at all: under a temporary name, then renamed onto ``out``. A
+    ``spins`` variable is chunked by CHUNK samples."""
     out = Path(out)
     tmp = temporary(out)
     shutil.rmtree(tmp, ignore_errors=True)
-    encoding = {"spins": {"chunks": (min(CHUNK, max(1, ds.sizes["sample"])), 3, ds.sizes["y"], ds.sizes["x"])}}
+    encoding = {}
+    if "spins" in ds and "sample" in ds.dims:
+        encoding["spins"] = {"chunks": (min(CHUNK, max(1, ds.sizes["sample"])), 3, ds.sizes["y"], ds.sizes["x"])}
     try:
         ds.to_zarr(tmp, mode="w", encoding=encoding, consolidated=False)
     except BaseException:
@@ -97,23 +59,6 @@ def _replace(tmp: Path, out: Path):
     if out.exists():
         shutil.rmtree(out)
     os.replace(tmp, out)
-
-
-def anneal_shard(config: Mapping, split: str, shard: int, out: str | Path, threads: int | None = None,
-                 progress: bool = True) -> Path:
-    """Anneal one shard of a split and write it as a Zarr store."""
-    if split not in config["data"]:
-        raise ConfigError(f"unknown split {split!r}; config data has {sorted(config['data'])}")
-    spec = config["data"][split]
-    samples = shard_range(spec["samples"], spec["shards"], shard)
-    ham = Hamiltonian.from_config(config["hamiltonian"])
-    schedule = Schedule.from_config(config["anneal"])
-    keys = sample_keys(config["seed"], split, samples)
-    with tqdm(total=len(samples), desc=f"anneal {split}/{shard}", unit="sample", disable=not progress,
-              mininterval=2.0) as bar:
-        spins = anneal(keys, config["lattice"]["L"], ham, schedule, threads=threads, progress=bar.update)
-    attrs = dataset_attrs(config, split) | {"shard": shard, "shards": spec["shards"]}
-    return write_zarr(make_dataset(spins, samples, observables(spins, ham), attrs), out)
 
 
 def open_dataset(path: str | Path) -> xr.Dataset:
@@ -162,59 +107,6 @@ def assemble(shards: Iterable[str | Path], out: str | Path, progress: bool = Tru
         raise
     _replace(tmp, out)
     return out
-
-
-def summarize(path: str | Path, max_wavelength_samples: int = 256, progress: bool = True) -> dict:
-    """Statistics of a split against the physics it should show (labyrinths near the spiral
-    ground state): mean ε and its gap to the lattice ground state, |Mz|, the dominant
-    wavelength from the structure factor, and how close W is to an integer."""
-    ds = open_dataset(path)
-    ham = Hamiltonian(J=ds.attrs["J"], D=ds.attrs["D"], dmi=ds.attrs["dmi"])
-    L = int(ds.attrs["L"])
-    n_gs, m_gs, eps_gs = physics.lattice_ground_state(L, ham)
-    energy, W, Mz = (ds[k].values for k in ("energy", "W", "Mz"))
-    n_wl = min(len(energy), max_wavelength_samples)
-    wavelength, norm_error = [], 0.0
-    for start in tqdm(range(0, n_wl, 64), desc="structure factors", unit="batch", disable=not progress):
-        spins = ds["spins"][start : min(start + 64, n_wl)].values.astype(np.float64)
-        with torch.no_grad():
-            wavelength.append(physics.dominant_wavelength(torch.from_numpy(spins)).numpy())
-        norm_error = max(norm_error, float(np.abs(np.linalg.norm(spins, axis=1) - 1).max()))
-    wavelength = np.concatenate(wavelength)
-    gap = float((energy.mean() - eps_gs) / abs(eps_gs))
-    return {
-        "path": str(path),
-        "samples": int(len(energy)),
-        "L": L,
-        "energy_mean": float(energy.mean()),
-        "energy_std": float(energy.std()),
-        "energy_min": float(energy.min()),
-        "energy_max": float(energy.max()),
-        "ground_state": {"n": n_gs, "m": m_gs, "energy": eps_gs},
-        "energy_gap_relative": gap,
-        "abs_Mz_mean": float(np.abs(Mz).mean()),
-        "wavelength_mean": float(wavelength.mean()),
-        "wavelength_std": float(wavelength.std()),
-        "wavelength_samples": n_wl,
-        "spiral_period": float(2 * np.pi / np.arctan2(ham.D, ham.J)) if ham.D > 0 else float("inf"),
-        "W_integer_deviation_max": float(np.abs(W - np.round(W)).max()),
-        "W_nonzero_fraction": float(np.mean(np.round(W) != 0)),
-        "W_abs_mean": float(np.abs(np.round(W)).mean()),
-        "spin_norm_error_max": norm_error,  # over the samples of the wavelength estimate
-    }
-
-
-LABYRINTH_CRITERIA: dict[str, Callable[[dict], bool]] = {
-    "mean energy within 2% of the lattice ground state": lambda s: s["energy_gap_relative"] < 0.02,
-    "mean |Mz| below 0.05": lambda s: s["abs_Mz_mean"] < 0.05,
-    "dominant wavelength 21 ± 3 sites": lambda s: abs(s["wavelength_mean"] - 21) <= 3,
-    "W integer to 1e-6": lambda s: s["W_integer_deviation_max"] < 1e-6,
-}
-
-
-def labyrinth_checks(summary: Mapping) -> dict[str, bool]:
-    """The issue's acceptance criteria for paper-scale samples (L = 128, J = 1, D = 0.3)."""
-    return {name: bool(test(summary)) for name, test in LABYRINTH_CRITERIA.items()}
 
 
 def check_split_name(split: str):

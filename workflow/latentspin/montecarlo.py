@@ -128,3 +128,14 @@ def sweep(spins: np.ndarray, keys: np.ndarray, T: float, sweep_index: int, ham: 
     beta = np.inf if T == 0 else 1.0 / T
     kernels.sweep_batch(spins, np.ascontiguousarray(keys, dtype=np.uint64), beta, sweep_index, ham.J, dx, dy)
     return spins
+
+
+def relax(spins: np.ndarray, ham: Hamiltonian, sweeps: int, *, threads: int | None = None) -> np.ndarray:
+    """Zero-temperature heat-bath sweeps (each spin set along its local field) of float spins
+    (n, 3, L, L): the annealing kernel's quench, to test whether a state is metastable under
+    the real Hamiltonian. Returns float32 spins; the input is not modified."""
+    work = np.ascontiguousarray(spins, dtype=np.float64).copy()
+    keys = np.zeros((len(work), 2), dtype=np.uint64)  # a quench draws no random numbers
+    for _ in range(sweeps):
+        sweep(work, keys, 0.0, 0, ham, threads=threads)
+    return work.astype(np.float32)

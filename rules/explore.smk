@@ -1,0 +1,40 @@
+# Stage 3: latent-space exploration, one job per (algorithm, objective) pair.
+
+
+rule explore:
+    input:
+        model=f"results/vae/beta{CHOSEN_BETA}/model.pt",
+    output:
+        trajectory=directory("results/explore/{algorithm}/{objective}/trajectory.zarr"),
+        summary="results/explore/{algorithm}/{objective}/summary.json",
+    log:
+        "results/logs/explore/{algorithm}_{objective}.log",
+    benchmark:
+        "results/benchmarks/explore/{algorithm}_{objective}.tsv"
+    conda:
+        ENV
+    threads: config["explore"]["threads"]
+    params:
+        config=lambda wc: section_json(config, explore_sections(wc.algorithm)),
+        device=config["explore"]["device"],
+    shell:
+        "python -m latentspin explore --config {params.config:q} --algorithm {wildcards.algorithm}"
+        " --objective {wildcards.objective} --model {input.model}"
+        " --out-dir results/explore/{wildcards.algorithm}/{wildcards.objective}"
+        " --device {params.device} --threads {threads} 2> {log}"
+
+
+rule explore_metrics:
+    input:
+        [f"results/explore/{a}/{o}/summary.json" for a, o in PAIRS],
+    output:
+        "results/explore/metrics.csv",
+    log:
+        "results/logs/explore/metrics.log",
+    benchmark:
+        "results/benchmarks/explore/metrics.tsv"
+    conda:
+        ENV
+    threads: 1
+    shell:
+        "python -m latentspin explore-metrics --out {output} {input} > {log} 2>&1"

@@ -1,0 +1,224 @@
+"""Objectives and the three latent-space explorers."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from latentspin import config as cfg, explore, exploration, montecarlo, objectives, physics, textures
+from latentspin.physics import Hamiltonian
+from latentspin.vae import VAE, VAEConfig
+
+HAM = Hamiltonian()
+SETTINGS = {"C": {"a": [1, 0]}, "C_BC": {"boundary": {"radius": 0.3, "width": 2.0, "direction": [0, 0, 1]}}}
+SMALL = dict(latent_dim=8, encoder_channels=(4, 6, 8, 8), decoder_channels=(8, 6, 4, 3), dense=16)
+
+
+def objective(name, L=32):
+    return objectives.build(name, L, HAM, SETTINGS)
+
+
+def test_correlation_objective_on_a_spiral():
+    """C = cos q along the spiral's wave vector and 1 across it."""
+    L, n = 32, 2
+    s = textures.spiral(L, n, 0, HAM)[None]
+    along = objectives.build("C", L, HAM, {**SETTINGS, "C": {"a": [1, 0]}})
+    across = objectives.build("C", L, HAM, {**SETTINGS, "C": {"a": [0, 1]}})
+    assert along.value(s).item() == pytest.approx(math.cos(2 * math.pi * n / L), abs=1e-12)
+    assert across.value(s).item() == pytest.approx(1.0, abs=1e-12)
+    assert along.maximize and along.fitness(s).item() == pytest.approx(along.value(s).item())
+
+
+def test_uniform_and_skyrmion_objectives():
+    up = torch.zeros(1, 3, 32, 32, dtype=torch.float64)
+    up[:, 2] = 1
+    assert objective("Mz").value(up).item() == 1.0
+    assert objective("W").value(up).item() == pytest.approx(0.0, abs=1e-12)
+    assert objective("energy").value(up).item() == pytest.approx(-2.0)  # ferromagnet: -2J
+    sk = textures.skyrmion(32, 5.0, HAM)[None]
+    assert abs(objective("W").value(sk).item()) == pytest.approx(1.0, abs=1e-6)
+    e = objective("energy")
+    assert not e.maximize and e.cost(up).item() == pytest.approx(-2.0)
+
+
+def test_boundary_map_is_a_ring():
+    L = 64
+    s_bc = objectives.boundary_map(L, 20.0, 2.0, (0, 0, 1))
+    norm = s_bc.norm(dim=0)
+    on = norm > 0
+    torch.testing.assert_close(norm[on], torch.ones(int(on.sum())))
+    c = (L - 1) / 2
+    y, x = torch.meshgrid(torch.arange(L) - c, torch.arange(L) - c, indexing="ij")
+    r = torch.hypot(x.double(), y.double())
+    assert ((r[on] - 20).abs() <= 1.0).all() and on.sum() > 2 * math.pi * 20  # a closed ring
+    up = torch.zeros(1, 3, L, L)
+    up[:, 2] = 1
+    c_bc = objectives.build("C_BC", L, HAM, {**SETTINGS, "C_BC": {"boundary": {"radius": 20 / L, "width": 2.0,
+                                                                                 "direction": [0, 0, 1]}}})
+    fraction = on.double().mean().item()
+    assert c_bc.value(up).item() == pytest.approx(fraction, rel=1e-6)
+    assert c_bc.value(-up).item() == pytest.approx(-fraction, rel=1e-6)
+    tangential = objectives.boundary_map(L, 20.0, 2.0, "tangential")
+    radial = objectives.boundary_map(L, 20.0, 2.0, "radial")
+    assert (tangential * radial).sum(dim=0).abs().max() < 1e-6
+
+
+@pytest.mark.parametrize("name", objectives.OBJECTIVES)
+def test_gradients_through_the_decoder_are_finite_and_nonzero(name):
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(L=32, **SMALL)).eval()
+    z = torch.randn(4, 8, requires_grad=True)
+    objective(name).cost(model.decoder(z)).sum().backward()
+    assert torch.isfinite(z.grad).all() and (z.grad.abs().sum(dim=1) > 0).all()
+
+
+def test_roulette_selection_frequencies():
+    """Parents are drawn with p_i ∝ 1 + (s-1)(f_i - f_worst)/(f_best - f_worst): chi-square test."""
+    f = torch.tensor([-3.0, -1.0, 0.0, 2.0, 5.0, 5.0])
+    p = explore.roulette_probabilities(f, 8.0)
+    assert p[4] / p[0] == pytest.approx(8.0) and p.sum().item() == pytest.approx(1.0)
+    g = torch.Generator().manual_seed(1)
+    n = 100_000
+    idx = explore.select_parents(p.float(), n, g)
+    counts = torch.bincount(idx.flatten(), minlength=len(f)).numpy()
+    assert stats.chisquare(counts, 2 * n * p.numpy()).pvalue > 1e-3
+    # a constant fitness gives a uniform wheel; negative fitness works the same
+    torch.testing.assert_close(explore.roulette_probabilities(torch.ones(4), 5.0), torch.full((4,), 0.25,
+                                                                                              dtype=torch.float64))
+    torch.testing.assert_close(explore.roulette_probabilities(f - 100, 8.0), p)
+    with pytest.raises(ValueError, match="pressure"):
+        explore.roulette_probabilities(f, 0.0)
+
+
+def test_uniform_crossover_takes_each_gene_from_a_parent_half_and_half():
+    g = torch.Generator().manual_seed(2)
+    a, b = torch.zeros(200, 100), torch.ones(200, 100)
+    child = explore.uniform_crossover(a, b, g)
+    assert ((child == 0) | (child == 1)).all()
+    n = child.numel()
+    assert abs(child.mean().item() - 0.5) < 5 * math.sqrt(0.25 / n)
+
+
+def test_mutation_replaces_one_percent_of_genes_with_normal_draws():
+    g = torch.Generator().manual_seed(3)
+    pop = torch.full((1000, 100), 7.0)
+    out = explore.mutate(pop, 0.01, g)
+    changed = out != 7.0
+    n = pop.numel()
+    assert abs(changed.float().mean().item() - 0.01) < 5 * math.sqrt(0.01 * 0.99 / n)
+    fresh = out[changed]
+    assert stats.kstest(fresh.numpy(), "norm").pvalue > 1e-3
+
+
+def test_genetic_algorithm_improves_a_toy_objective():
+    """Maximize -|z - z0|² through an identity 'decoder': the best individual approaches z0, and
+    with elitism the best value never decreases."""
+    g = torch.Generator().manual_seed(4)
+    z0 = torch.full((6,), 0.5)
+    toy = objectives.Objective("toy", True, lambda x: -((x - z0) ** 2).sum(-1))
+    out = explore.genetic(lambda z: z, toy, torch.randn(50, 6, generator=g), generations=60, pressure=8.0,
+                          mutation_rate=0.05, generator=g, elitism=1, snapshots=(0, 60))
+    best = out["stats"][:, 2]
+    assert (torch.diff(best) >= 0).all() and best[-1] > best[0] and best[-1] > -0.2
+    assert out["best_codes"].shape == (61, 6) and out["snapshot_states"].shape == (2, 6)
+
+
+def test_stochastic_algorithm_converges_on_a_linear_decoder():
+    """A linear decoder x = A z and Q = |x - x0|²: μ* goes to A⁻¹x0 and σ* to 0."""
+    torch.manual_seed(0)
+    A = torch.eye(4) + 0.2 * torch.randn(4, 4)
+    target = torch.tensor([0.5, -0.3, 0.8, 0.1])
+    x0 = target @ A
+    toy = objectives.Objective("toy", False, lambda x: ((x - x0) ** 2).sum(-1))
+    out = explore.stochastic(lambda z: z @ A, toy, 4, samples=64, lr=1e-2, generator=torch.Generator().manual_seed(5),
+                             gamma_every=300, sigma_tol=3e-2, max_iterations=5000)
+    assert out["converged"] and out["sigma"].max() < 3e-2
+    assert out["sigma_max"][-1] == out["sigma_max"].min()  # σ* ends at its smallest
+    torch.testing.assert_close(out["mu"], target, atol=0.03, rtol=0)
+    assert out["gamma"][-1] < 1e-3 and out["decodes"] == 64 * out["iterations"]
+
+
+def test_single_code_is_independent_per_code():
+    """Optimizing K codes together equals optimizing each alone (eval-mode decoder, elementwise Adam)."""
+    torch.manual_seed(1)
+    model = VAE(VAEConfig(L=32, **SMALL)).eval()
+    z0 = torch.randn(3, 8)
+    together = explore.single_code(model.decoder, objective("energy"), z0, iterations=5, lr=1e-2)
+    alone = explore.single_code(model.decoder, objective("energy"), z0[1:2], iterations=5, lr=1e-2)
+    torch.testing.assert_close(together["z_star"][1:2], alone["z_star"], atol=1e-6, rtol=0)
+
+
+@pytest.fixture(scope="module")
+def trained_smoke_model(tmp_path_factory):
+    """A small VAE trained briefly on annealed 32x32 labyrinths."""
+    from latentspin import train
+
+    ham = Hamiltonian()
+    schedule = montecarlo.Schedule(sweeps=150, quench_sweeps=30)
+    x = torch.from_numpy(montecarlo.anneal(montecarlo.sample_keys(0, "train", range(96)), 32, ham, schedule))
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(L=32, latent_dim=16, encoder_channels=(8, 16, 16, 16), decoder_channels=(16, 16, 8, 3),
+                          dense=32))
+    tcfg = train.TrainConfig(beta=1e-3, epochs=8, batch_size=16, lr=3e-3, seed=0)
+    train.fit(model, x[:80], x[80:], tcfg, tmp_path_factory.mktemp("m") / "ck.pt", {}, progress=False)
+    model.extra = {"beta": 1e-3}
+    return model.eval()
+
+
+def test_single_code_lowers_the_energy_of_a_trained_model(trained_smoke_model):
+    model = trained_smoke_model
+    z0 = torch.randn(8, model.cfg.latent_dim, generator=torch.Generator().manual_seed(6))
+    out = explore.single_code(model.decoder, objective("energy"), z0, iterations=40, lr=1e-2, record_every=10)
+    assert out["cost"][-1].mean() < out["cost"][0].mean()
+    assert (out["cost"][-1] <= out["cost"][0] + 1e-4).all()
+
+
+def smoke_config(root, **explore_overrides):
+    import yaml
+
+    config = cfg.merge(yaml.safe_load((root / "config.yaml").read_text()),
+                       yaml.safe_load((root / "presets" / "smoke.yaml").read_text()))
+    return cfg.merge(config, {"explore": explore_overrides})
+
+
+@pytest.mark.parametrize("algorithm, name", [("single_code", "energy"), ("genetic", "Mz"), ("stochastic", "C_BC")])
+def test_a_fixed_seed_reproduces_every_trajectory(root, trained_smoke_model, algorithm, name):
+    config = smoke_config(root)
+    runs = [exploration.run_pair(config, algorithm, name, trained_smoke_model, device=torch.device("cpu"),
+                                 progress=False) for _ in range(2)]
+    (a, sa), (b, sb) = runs
+    for var in a.data_vars:
+        np.testing.assert_array_equal(a[var].values, b[var].values, err_msg=var)
+    for key in ("final_objective", "final_energy", "relaxed_energy", "decodes"):
+        assert sa[key] == sb[key]
+    assert sa["relaxed_energy"] <= sa["final_energy"] + 1e-9  # zero-temperature sweeps never raise ε
+
+
+def test_relaxation_keeps_an_exact_spiral_and_lowers_a_noisy_one():
+    s = textures.spiral(32, 1, 1, HAM).numpy()[None]
+    np.testing.assert_allclose(montecarlo.relax(s, HAM, 5), s, atol=1e-6)
+    noisy = s + 0.3 * np.random.default_rng(0).normal(size=s.shape)
+    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+    e = lambda v: physics.energy_density(torch.from_numpy(np.asarray(v, np.float64)), HAM).item()  # noqa: E731
+    assert e(montecarlo.relax(noisy, HAM, 20)) < e(noisy)
+
+
+def test_pairs_default_and_full_matrix(root):
+    config = smoke_config(root, full_matrix=False)
+    config["explore"]["pairs"] = {"single_code": ["energy"], "genetic": ["W", "Mz", "C", "energy"],
+                                  "stochastic": ["Mz", "energy", "C_BC"]}
+    assert len(cfg.explore_pairs(config)) == 8
+    config["explore"]["full_matrix"] = True
+    assert len(set(cfg.explore_pairs(config))) == 15
+
+
+def test_nodal_points_count_peaks_above_threshold():
+    local = torch.full((1, 16, 16), -2.0, dtype=torch.float64)
+    local[0, 3, 3] = -0.2
+    local[0, 3, 4] = -0.5  # a shoulder of the same peak, not a second point
+    local[0, 10, 15] = -0.8
+    local[0, 10, 0] = -1.0  # across the periodic boundary from the previous one
+    local[0, 12, 12] = -1.8  # below the threshold
+    assert physics.nodal_points(local, -1.5).tolist() == [2]

@@ -1,0 +1,94 @@
+"""Objectives of the latent-space explorers: physical quantities of decoded spins, with a
+direction. Each wraps the single definition in :mod:`latentspin.physics`; nothing is
+recomputed here.
+
+Every objective is batched and differentiable: ``value(spins)`` maps (B, 3, L, L) to (B,).
+``cost`` is what gradient-based explorers minimize and ``fitness`` what the genetic algorithm
+maximizes, so that neither needs to know the direction.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from . import physics
+from .config import OBJECTIVES
+from .physics import Hamiltonian
+
+
+
+@dataclass(frozen=True)
+class Objective:
+    name: str
+    maximize: bool
+    value: Callable[[Tensor], Tensor]
+    description: str = ""
+
+    def cost(self, spins: Tensor) -> Tensor:
+        """Lower is better."""
+        v = self.value(spins)
+        return -v if self.maximize else v
+
+    def fitness(self, spins: Tensor) -> Tensor:
+        """Higher is better."""
+        return -self.cost(spins)
+
+
+def boundary_map(L: int, radius: float, width: float, direction: Sequence[float] | str = (0.0, 0.0, 1.0),
+                 dtype=torch.float32) -> Tensor:
+    """S_BC (3, L, L) of paper Fig. 5e: non-zero only on a ring of the given radius and width (in
+    sites) centred on the lattice, with unit spins along `direction` (a 3-vector, or "radial" /
+    "tangential" in-plane) and zero elsewhere."""
+    if not 0 < radius < L / 2:
+        raise ValueError(f"boundary radius must be in (0, L/2 = {L / 2}), got {radius}")
+    if width <= 0:
+        raise ValueError(f"boundary width must be > 0, got {width}")
+    c = (L - 1) / 2
+    y, x = torch.meshgrid(torch.arange(L, dtype=torch.float64) - c, torch.arange(L, dtype=torch.float64) - c,
+                          indexing="ij")
+    r = torch.hypot(x, y)
+    ring = (r - radius).abs() <= width / 2
+    if isinstance(direction, str):
+        if direction not in ("radial", "tangential"):
+            raise ValueError(f"boundary direction must be a 3-vector, 'radial' or 'tangential', got {direction!r}")
+        phi = torch.atan2(y, x) + (math.pi / 2 if direction == "tangential" else 0.0)
+        field = torch.stack([torch.cos(phi), torch.sin(phi), torch.zeros_like(phi)])
+    else:
+        d = torch.tensor([float(v) for v in direction], dtype=torch.float64)
+        if d.shape != (3,) or d.norm() == 0:
+            raise ValueError(f"boundary direction must be a non-zero 3-vector, got {list(direction)}")
+        field = (d / d.norm()).view(3, 1, 1).expand(3, L, L)
+    return (field * ring).to(dtype)
+
+
+def build(name: str, L: int, ham: Hamiltonian, settings: Mapping | None = None) -> Objective:
+    """The objective called `name` (one of OBJECTIVES); settings is config explore.objectives:
+    ``C: {a}`` and ``C_BC: {boundary: {radius (fraction of L), width (sites), direction}}``."""
+    settings = settings or {}
+    if name == "energy":
+        return Objective("energy", False, lambda s: physics.energy_density(s, ham), "energy density ε (minimize)")
+    if name == "W":
+        return Objective("W", True, physics.topological_index, "topological index W (maximize)")
+    if name == "Mz":
+        return Objective("Mz", True, physics.magnetization_z, "magnetization Mz (maximize)")
+    if name == "C":
+        a = tuple(int(v) for v in settings["C"]["a"])
+        return Objective("C", True, lambda s: physics.correlation(s, a), f"correlation C(a), a = {a} (maximize)")
+    if name == "C_BC":
+        b = settings["C_BC"]["boundary"]
+        s_bc = boundary_map(L, b["radius"] * L, b["width"], b["direction"])
+        cache: dict = {}
+
+        def value(s: Tensor) -> Tensor:
+            key = (s.device, s.dtype)
+            if key not in cache:
+                cache[key] = s_bc.to(device=s.device, dtype=s.dtype)
+            return physics.boundary_correlation(s, cache[key])
+
+        return Objective("C_BC", True, value, "correlation with the boundary map S_BC (maximize)")
+    raise ValueError(f"unknown objective {name!r}; expected one of {OBJECTIVES}")
