@@ -10,3 +10,12 @@ def test_bench_anneal_prints_kernel_and_numpy_rates():
     assert [row[0] for row in rows] == ["numba", "numpy"]
     assert all(float(row[-2]) > 0 for row in rows)  # updates/s
     assert rows[-1][-1] == "1.0x"  # the baseline column is relative to NumPy
+
+
+def test_bench_explore_reports_each_algorithm():
+    r = subprocess.run([sys.executable, "-m", "latentspin", "bench", "explore", "--L", "32", "--batch", "4",
+                        "--seconds", "0.05", "--device", "cpu"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rows = [line.split() for line in r.stdout.splitlines() if line.startswith(("single_code", "genetic", "stochastic"))]
+    assert [row[0] for row in rows] == ["single_code", "genetic", "stochastic"]
+    assert all(float(row[3]) > 0 for row in rows)

@@ -126,3 +126,57 @@ def format_vae_table(rows: list[dict]) -> str:
         lines.append(f"{r['operation']:<20}{r['device']:>8}{r['threads']:>9}{r['L']:>6}{r['batch']:>7}"
                      f"{r['samples_per_s']:>12.1f}")
     return "\n".join(lines)
+
+
+def bench_explore(L: int = 128, device: str = "auto", min_seconds: float = 2.0, population: int = 100,
+                  latent_dim: int = 100) -> list[dict]:
+    """Decodes per second of each explorer's inner step with the paper's network (weights do not
+    matter for speed), and the paper-scale time this implies: single-code 100 codes x 10,000
+    Adam steps; genetic 100 individuals x 10,001 generations; stochastic 100 samples per step
+    (its length depends on convergence: the time per 10,000 steps is given)."""
+    import torch
+
+    from . import explore
+    from .objectives import build
+    from .physics import Hamiltonian
+    from .train import resolve_device
+    from .vae import VAE, VAEConfig
+
+    dev = resolve_device(device)
+    model = VAE(VAEConfig(L=L, latent_dim=latent_dim)).to(dev).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    energy = build("energy", L, Hamiltonian())
+    g = torch.Generator(device=dev).manual_seed(0)
+    z0 = torch.randn(population, latent_dim, device=dev)
+
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    steps = {
+        "single_code": lambda: (explore.single_code(model.decoder, energy, z0, iterations=2, lr=1e-2), sync()),
+        "genetic": lambda: (explore.genetic(model.decoder, energy, z0, generations=1, pressure=5.0,
+                                            mutation_rate=0.01, generator=g), sync()),
+        "stochastic": lambda: (explore.stochastic(model.decoder, energy, latent_dim, samples=population, lr=1e-2,
+                                                  generator=g, max_iterations=2, device=dev), sync()),
+    }
+    paper_decodes = {"single_code": population * 10_001, "genetic": population * 10_001,
+                     "stochastic": population * 10_000}
+    rows = []
+    for name, fn in steps.items():
+        seconds = _time(fn, min_seconds)
+        rate = 2 * population / seconds  # each call decodes two batches
+        rows.append({"algorithm": name, "device": str(dev), "L": L, "decodes_per_s": rate,
+                     "paper_hours": paper_decodes[name] / rate / 3600})
+    return rows
+
+
+def format_explore_table(rows: list[dict]) -> str:
+    head = f"{'algorithm':<14}{'device':>8}{'L':>6}{'decodes/s':>12}{'paper-scale h':>15}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['algorithm']:<14}{r['device']:>8}{r['L']:>6}{r['decodes_per_s']:>12.1f}"
+                     f"{r['paper_hours']:>15.2f}")
+    lines.append("(stochastic: hours per 10,000 steps; the paper's runs take several such phases)")
+    return "\n".join(lines)

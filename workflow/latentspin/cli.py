@@ -184,12 +184,18 @@ def cmd_bench(args):
 
         rows = bench_anneal(L=args.L, sweeps=args.sweeps, min_seconds=args.seconds, threads=args.threads)
         table = format_table(rows)
-    else:
+    elif args.stage == "vae":
         from .bench import bench_vae, format_vae_table
 
         _set_threads(args.threads[0] if args.threads else None)
         rows = bench_vae(L=args.L, batch_size=args.batch, min_seconds=args.seconds, device=args.device)
         table = format_vae_table(rows)
+    else:
+        from .bench import bench_explore, format_explore_table
+
+        _set_threads(args.threads[0] if args.threads else None)
+        rows = bench_explore(L=args.L, device=args.device, min_seconds=args.seconds, population=args.batch)
+        table = format_explore_table(rows)
     print(f"# latentspin {__version__} {args.stage} benchmark, {machine_line()}")
     print(table)
 
@@ -270,11 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("summaries", nargs="+")
 
     q = command("bench", cmd_bench, "throughput benchmark of a stage")
-    q.add_argument("stage", choices=["anneal", "vae"])
+    q.add_argument("stage", choices=["anneal", "vae", "explore"])
     q.add_argument("--L", type=int, default=128)
     q.add_argument("--sweeps", type=int, default=20, help="anneal: sweeps per timed run")
-    q.add_argument("--batch", type=int, default=100, help="vae: batch size")
-    q.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="vae: device")
+    q.add_argument("--batch", type=int, default=100, help="vae, explore: batch size / population")
+    q.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="vae, explore: device")
     q.add_argument("--seconds", type=float, default=2.0, help="minimum timing per measurement")
     q.add_argument("--threads", type=int, action="append", help="thread counts (anneal default: 1 and all)")
     return p

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -49,10 +50,81 @@ def _decode(decoder, z: torch.Tensor, device, batch_size: int = 100) -> torch.Te
         return torch.cat([decoder(z[s : s + batch_size].to(device)).cpu() for s in range(0, len(z), batch_size)])
 
 
+@dataclass
+class _Context:
+    """What every algorithm runner needs; each returns (result of the explorer, codes of the
+    initial and final states to report, trajectory variables, coordinates)."""
+
+    decoder: object
+    objective: objectives.Objective
+    latent_dim: int
+    settings: Mapping
+    adam_betas: tuple
+    generator: torch.Generator
+    device: torch.device
+    progress: bool
+    ham: Hamiltonian
+    nodal_threshold: float
+
+
+def _run_single_code(c: _Context):
+    s = c.settings
+    z0 = torch.randn(s["codes"], c.latent_dim, generator=c.generator, device=c.device)
+    out = explore.single_code(c.decoder, c.objective, z0, iterations=s["iterations"], lr=s["lr"],
+                              betas=c.adam_betas, record_every=s["record_every"], progress=c.progress)
+    data_vars = {"cost": (("step", "code"), out["cost"].numpy()), "z": (("code", "latent"), out["z"].numpy()),
+                 "z_star": (("code", "latent"), out["z_star"].numpy())}
+    return out, out["z"], out["z_star"], data_vars, {"step": out["steps"].numpy()}
+
+
+def _run_genetic(c: _Context):
+    s = c.settings
+    pop0 = torch.randn(s["population"], c.latent_dim, generator=c.generator, device=c.device)
+    out = explore.genetic(c.decoder, c.objective, pop0, generations=s["generations"],
+                          pressure=s["pressure"][c.objective.name], mutation_rate=s["mutation_rate"],
+                          generator=c.generator, elitism=s["elitism"], snapshots=s["snapshots"], progress=c.progress)
+    data_vars = {
+        "value_min": ("generation", out["stats"][:, 0].numpy()),
+        "value_mean": ("generation", out["stats"][:, 1].numpy()),
+        "value_max": ("generation", out["stats"][:, 2].numpy()),
+        "best_code": (("generation", "latent"), out["best_codes"].numpy()),
+        "initial_population": (("individual", "latent"), out["initial"].numpy()),
+        "final_population": (("individual", "latent"), out["final"].numpy()),
+        "snapshot_spins": (("snapshot", "component", "y", "x"), out["snapshot_states"].numpy()),
+    }
+    # the physics of both whole populations (paper Fig. 4d, g), and their best individuals
+    for when in ("initial", "final"):
+        m = state_metrics(_decode(c.decoder, out[when], c.device), c.ham, c.objective, c.nodal_threshold)
+        for k in ("objective", "energy", "W", "Mz"):
+            data_vars[f"{when}_population_{k}"] = ("individual", m[k])
+    sign = 1 if c.objective.maximize else -1
+    first = int(torch.argmax(sign * out["initial_values"]))
+    last = int(torch.argmax(sign * out["final_values"]))
+    coords = {"generation": np.arange(len(out["stats"])), "snapshot": out["snapshot_generations"].numpy()}
+    return out, out["initial"][first : first + 1], out["final"][last : last + 1], data_vars, coords
+
+
+def _run_stochastic(c: _Context):
+    s = c.settings
+    out = explore.stochastic(c.decoder, c.objective, c.latent_dim, samples=s["samples"], lr=s["lr"],
+                             generator=c.generator, betas=c.adam_betas, gamma_start=s["gamma_start"],
+                             gamma_factor=s["gamma_factor"], gamma_every=s["gamma_every"], sigma_tol=s["sigma_tol"],
+                             max_iterations=s["max_iterations"], record_every=s["record_every"], device=c.device,
+                             progress=c.progress)
+    data_vars = {k: ("step", out[k].numpy()) for k in ("cost", "kl", "gamma", "sigma_mean", "sigma_max")}
+    data_vars["mu_trace"] = (("step", "latent"), out["mu_trace"].numpy())
+    data_vars["sigma"] = ("latent", out["sigma"].numpy())
+    # initial state: the decoded centre of the prior, μ* = 0
+    return out, torch.zeros(1, c.latent_dim), out["mu"][None], data_vars, {"step": out["step"].numpy()}
+
+
+RUNNERS = {"single_code": _run_single_code, "genetic": _run_genetic, "stochastic": _run_stochastic}
+
+
 def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *, device: torch.device,
              threads: int | None = None, progress: bool = True) -> tuple[xr.Dataset, dict]:
     """Run one pair with `model` (on `device`); returns its dataset and its summary row."""
-    if algorithm not in ALGORITHMS:
+    if algorithm not in RUNNERS:
         raise ValueError(f"unknown algorithm {algorithm!r}; expected one of {ALGORITHMS}")
     ex = config["explore"]
     ham = Hamiltonian.from_config(config["hamiltonian"])
@@ -61,68 +133,21 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
     model = model.to(device).eval()
     for p in model.parameters():
         p.requires_grad_(False)  # gradients flow to the codes only
-    decoder = model.decoder
-    N = model.cfg.latent_dim
-    betas = config["vae"]["training"]["adam_betas"]
     seed = derive_seed(config["seed"], "explore", algorithm, objective_name)
-    generator = torch.Generator(device=device).manual_seed(seed)
-    settings = ex[algorithm]
+    ctx = _Context(decoder=model.decoder, objective=obj, latent_dim=model.cfg.latent_dim, settings=ex[algorithm],
+                   adam_betas=tuple(config["vae"]["training"]["adam_betas"]),
+                   generator=torch.Generator(device=device).manual_seed(seed), device=device, progress=progress,
+                   ham=ham, nodal_threshold=ex["nodal_threshold"])
     start = time.perf_counter()
-    coords: dict = {}
-    if algorithm == "single_code":
-        z0 = torch.randn(settings["codes"], N, generator=generator, device=device)
-        out = explore.single_code(decoder, obj, z0, iterations=settings["iterations"], lr=settings["lr"],
-                                  betas=betas, record_every=settings["record_every"], progress=progress)
-        initial_codes, final_codes = out["z"], out["z_star"]
-        data_vars = {"cost": (("step", "code"), out["cost"].numpy()), "z": (("code", "latent"), out["z"].numpy()),
-                     "z_star": (("code", "latent"), out["z_star"].numpy())}
-        coords["step"] = out["steps"].numpy()
-    elif algorithm == "genetic":
-        pressure = settings["pressure"][objective_name]
-        pop0 = torch.randn(settings["population"], N, generator=generator, device=device)
-        out = explore.genetic(decoder, obj, pop0, generations=settings["generations"], pressure=pressure,
-                              mutation_rate=settings["mutation_rate"], generator=generator,
-                              elitism=settings["elitism"], snapshots=settings["snapshots"], progress=progress)
-        initial_codes, final_codes = out["initial"], out["final"]
-        data_vars = {
-            "value_min": ("generation", out["stats"][:, 0].numpy()),
-            "value_mean": ("generation", out["stats"][:, 1].numpy()),
-            "value_max": ("generation", out["stats"][:, 2].numpy()),
-            "best_code": (("generation", "latent"), out["best_codes"].numpy()),
-            "initial_population": (("individual", "latent"), out["initial"].numpy()),
-            "final_population": (("individual", "latent"), out["final"].numpy()),
-            "snapshot_spins": (("snapshot", "component", "y", "x"), out["snapshot_states"].numpy()),
-        }
-        coords["generation"] = np.arange(len(out["stats"]))
-        coords["snapshot"] = out["snapshot_generations"].numpy()
-    else:
-        out = explore.stochastic(decoder, obj, N, samples=settings["samples"], lr=settings["lr"],
-                                 generator=generator, betas=betas, gamma_start=settings["gamma_start"],
-                                 gamma_factor=settings["gamma_factor"], gamma_every=settings["gamma_every"],
-                                 sigma_tol=settings["sigma_tol"], max_iterations=settings["max_iterations"],
-                                 record_every=settings["record_every"], device=device, progress=progress)
-        initial_codes, final_codes = torch.zeros(1, N), out["mu"][None]
-        data_vars = {k: ("step", out[k].numpy()) for k in ("cost", "kl", "gamma", "sigma_mean", "sigma_max")}
-        data_vars["mu_trace"] = (("step", "latent"), out["mu_trace"].numpy())
-        data_vars["sigma"] = ("latent", out["sigma"].numpy())
-        coords["step"] = out["step"].numpy()
+    out, initial_codes, final_codes, data_vars, coords = RUNNERS[algorithm](ctx)
     seconds = time.perf_counter() - start
 
-    if algorithm == "genetic":  # the best individual of the first and of the last generation
-        first = int(torch.argmax(out["initial_values"] if obj.maximize else -out["initial_values"]))
-        last = int(torch.argmax(out["final_values"] if obj.maximize else -out["final_values"]))
-        initial_codes, final_codes = initial_codes[first : first + 1], final_codes[last : last + 1]
-        pop_initial = state_metrics(_decode(decoder, out["initial"], device), ham, obj, ex["nodal_threshold"])
-        pop_final = state_metrics(_decode(decoder, out["final"], device), ham, obj, ex["nodal_threshold"])
-        for k in ("objective", "energy", "W", "Mz"):
-            data_vars[f"initial_population_{k}"] = ("individual", pop_initial[k])
-            data_vars[f"final_population_{k}"] = ("individual", pop_final[k])
-    x_initial = _decode(decoder, initial_codes, device)
-    x_final = _decode(decoder, final_codes, device)
+    x_initial = _decode(model.decoder, initial_codes, device)
+    x_final = _decode(model.decoder, final_codes, device)
     x_relaxed = torch.from_numpy(relax(x_final.numpy(), ham, ex["relax_sweeps"], threads=threads))
-    metrics = {name: state_metrics(x, ham, obj, ex["nodal_threshold"])
-               for name, x in (("initial", x_initial), ("final", x_final), ("relaxed", x_relaxed))}
+    metrics = {}
     for name, x in (("initial", x_initial), ("final", x_final), ("relaxed", x_relaxed)):
+        metrics[name] = state_metrics(x, ham, obj, ex["nodal_threshold"])
         data_vars[f"{name}_spins"] = (("state", "component", "y", "x"), x.numpy())
         for k, v in metrics[name].items():
             data_vars[f"{name}_{k}"] = ("state", v)
