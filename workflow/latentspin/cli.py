@@ -165,8 +165,8 @@ def cmd_explore(args):
 
 
 def cmd_explore_metrics(args):
-    from .exploration import metrics_table
     from .outputs import write_csv
+    from .tables import metrics_table
 
     table = metrics_table([json.loads(Path(p).read_text()) for p in args.summaries])
     write_csv(table, args.out)

@@ -17,12 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import torch
 import xarray as xr
 
 from . import explore, objectives, physics
-from .config import ALGORITHMS, OBJECTIVES
+from .config import ALGORITHMS
 from .montecarlo import relax
 from .outputs import derive_seed
 from .physics import Hamiltonian
@@ -167,10 +166,3 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
     summary["states"] = int(len(x_final))
     summary["relax_max_spin_change"] = float((x_relaxed - x_final).norm(dim=1).max())
     return ds, summary
-
-
-def metrics_table(summaries: list[Mapping]) -> pd.DataFrame:
-    """One row per pair (results/explore/metrics.csv)."""
-    order = {a: i for i, a in enumerate(ALGORITHMS)}
-    rows = sorted(summaries, key=lambda s: (order[s["algorithm"]], OBJECTIVES.index(s["objective"])))
-    return pd.DataFrame(rows)
