@@ -10,7 +10,7 @@ import numba
 import numpy as np
 
 from . import kernels, reference
-from .montecarlo import Schedule, _set_threads, sample_keys
+from .montecarlo import Schedule, sample_keys, set_threads
 from .physics import Hamiltonian
 
 
@@ -37,7 +37,7 @@ def bench_anneal(L: int = 128, sweeps: int = 20, min_seconds: float = 2.0, threa
     available = numba.config.NUMBA_NUM_THREADS
     rows = []
     for t in threads or sorted({1, available}):
-        t = _set_threads(t)
+        t = set_threads(t)
         n = 2 * t  # two samples per thread
         keys = sample_keys(0, "bench", range(n))
         out = np.empty((n, 3, L, L), dtype=np.float32)

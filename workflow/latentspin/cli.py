@@ -21,7 +21,7 @@ TRAIN_SECTIONS = ("seed", "lattice", "vae.architecture", "vae.training")
 DIAGNOSE_SECTIONS = ("seed", "lattice", "hamiltonian", "vae.diagnostics")
 
 
-def _set_threads(threads: int | None):
+def _set_torch_threads(threads: int | None):
     if threads:
         import torch
 
@@ -102,7 +102,7 @@ def cmd_vae_report(args):
     if len(args.models) != len(args.histories):
         raise SystemExit("--models and --histories need one file per model each, in the same order")
     config = cfg.load(args.config, DIAGNOSE_SECTIONS)
-    _set_threads(args.threads)
+    _set_torch_threads(args.threads)
     device = resolve_device(args.device)
     valid_x, _ = load_spins(args.valid, device)
     ham = Hamiltonian.from_config(config["hamiltonian"])
@@ -154,7 +154,7 @@ def cmd_explore(args):
     from .vae import load_model
 
     config = cfg.load(args.config, cfg.explore_sections(args.algorithm))
-    _set_threads(args.threads)
+    _set_torch_threads(args.threads)
     device = resolve_device(args.device)
     ds, summary = run_pair(config, args.algorithm, args.objective, load_model(args.model), device=device,
                            threads=args.threads)
@@ -187,13 +187,13 @@ def cmd_bench(args):
     elif args.stage == "vae":
         from .bench import bench_vae, format_vae_table
 
-        _set_threads(args.threads[0] if args.threads else None)
+        _set_torch_threads(args.threads[0] if args.threads else None)
         rows = bench_vae(L=args.L, batch_size=args.batch, min_seconds=args.seconds, device=args.device)
         table = format_vae_table(rows)
     else:
         from .bench import bench_explore, format_explore_table
 
-        _set_threads(args.threads[0] if args.threads else None)
+        _set_torch_threads(args.threads[0] if args.threads else None)
         rows = bench_explore(L=args.L, device=args.device, min_seconds=args.seconds, population=args.batch)
         table = format_explore_table(rows)
     print(f"# latentspin {__version__} {args.stage} benchmark, {machine_line()}")

@@ -81,7 +81,8 @@ def _check_lattice(L: int):
         raise ValueError(f"lattice.L must be even and >= 4 for checkerboard updates, got {L}")
 
 
-def _set_threads(threads: int | None) -> int:
+def set_threads(threads: int | None) -> int:
+    """Numba threads for the kernels: `threads` capped at what numba started with (all cores)."""
     available = numba.config.NUMBA_NUM_THREADS
     threads = available if threads is None else max(1, min(int(threads), available))
     numba.set_num_threads(threads)
@@ -104,7 +105,7 @@ def anneal(
     """
     _check_lattice(L)
     keys = np.ascontiguousarray(keys, dtype=np.uint64).reshape(-1, 2)
-    threads = _set_threads(threads)
+    threads = set_threads(threads)
     betas = 1.0 / schedule.temperatures()
     dx, dy = (np.array(v, dtype=np.float64) for v in ham.dmi_vectors())
     out = np.empty((len(keys), 3, L, L), dtype=np.float32)
@@ -123,7 +124,7 @@ def sweep(spins: np.ndarray, keys: np.ndarray, T: float, sweep_index: int, ham: 
     _check_lattice(spins.shape[-1])
     if spins.dtype != np.float64 or not spins.flags.c_contiguous:
         raise TypeError("sweep works in place on C-contiguous float64 spins")
-    _set_threads(threads)
+    set_threads(threads)
     dx, dy = (np.array(v, dtype=np.float64) for v in ham.dmi_vectors())
     beta = np.inf if T == 0 else 1.0 / T
     kernels.sweep_batch(spins, np.ascontiguousarray(keys, dtype=np.uint64), beta, sweep_index, ham.J, dx, dy)
