@@ -61,13 +61,33 @@ def machine_line() -> str:
             f"numba={numba.__version__} numpy={np.__version__}").replace("  ", " ")
 
 
-def format_table(rows: list[dict]) -> str:
-    head = f"{'implementation':<18}{'threads':>8}{'L':>6}{'updates/s':>14}{'vs numpy':>10}"
+def format_table(rows: list[dict], columns: list[tuple[str, str, int, str]]) -> str:
+    """Rows as a fixed-width table; columns are (key, header, width, format template), the
+    first left-aligned."""
+    def cell(i, text, width):
+        return f"{text:<{width}}" if i == 0 else f"{text:>{width}}"
+
+    head = "".join(cell(i, h, w) for i, (_, h, w, _) in enumerate(columns))
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['implementation']:<18}{r['threads']:>8}{r['L']:>6}{r['updates_per_s']:>14.3e}"
-                     f"{r['vs_numpy']:>9.1f}x")
+        lines.append("".join(cell(i, f.format(r[k]), w) for i, (k, _, w, f) in enumerate(columns)))
     return "\n".join(lines)
+
+
+ANNEAL_COLUMNS = [("implementation", "implementation", 18, "{}"), ("threads", "threads", 8, "{}"), ("L", "L", 6, "{}"),
+                  ("updates_per_s", "updates/s", 14, "{:.3e}"), ("vs_numpy", "vs numpy", 10, "{:.1f}x")]
+VAE_COLUMNS = [("operation", "operation", 20, "{}"), ("device", "device", 8, "{}"), ("threads", "threads", 9, "{}"),
+               ("L", "L", 6, "{}"), ("batch", "batch", 7, "{}"), ("samples_per_s", "samples/s", 12, "{:.1f}")]
+EXPLORE_COLUMNS = [("algorithm", "algorithm", 14, "{}"), ("device", "device", 8, "{}"), ("L", "L", 6, "{}"),
+                   ("decodes_per_s", "decodes/s", 12, "{:.1f}"), ("paper_hours", "paper-scale h", 15, "{:.2f}")]
+
+
+def _synchronize(device):
+    """Wait for the GPU, so that timings measure work done, not work queued."""
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def bench_vae(L: int = 128, batch_size: int = 100, min_seconds: float = 2.0, device: str = "auto",
@@ -86,10 +106,6 @@ def bench_vae(L: int = 128, batch_size: int = 100, min_seconds: float = 2.0, dev
     z = torch.randn(batch_size, latent_dim, device=dev)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
-    def sync():
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-
     def train_step():
         model.train()
         out, mu, logvar = model(x)
@@ -97,19 +113,19 @@ def bench_vae(L: int = 128, batch_size: int = 100, min_seconds: float = 2.0, dev
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        sync()
+        _synchronize(dev)
 
     def decode():
         model.eval()
         with torch.no_grad():
             model.decoder(z)
-        sync()
+        _synchronize(dev)
 
     def decode_grad():
         model.eval()
         zz = z.clone().requires_grad_(True)
         model.decoder(zz).square().mean().backward()
-        sync()
+        _synchronize(dev)
 
     rows = []
     for name, fn in (("train step", train_step), ("decode", decode), ("decode + grad to z", decode_grad)):
@@ -118,14 +134,6 @@ def bench_vae(L: int = 128, batch_size: int = 100, min_seconds: float = 2.0, dev
                      "samples_per_s": batch_size / seconds, "threads": torch.get_num_threads()})
     return rows
 
-
-def format_vae_table(rows: list[dict]) -> str:
-    head = f"{'operation':<20}{'device':>8}{'threads':>9}{'L':>6}{'batch':>7}{'samples/s':>12}"
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        lines.append(f"{r['operation']:<20}{r['device']:>8}{r['threads']:>9}{r['L']:>6}{r['batch']:>7}"
-                     f"{r['samples_per_s']:>12.1f}")
-    return "\n".join(lines)
 
 
 def bench_explore(L: int = 128, device: str = "auto", min_seconds: float = 2.0, population: int = 100,
@@ -150,10 +158,6 @@ def bench_explore(L: int = 128, device: str = "auto", min_seconds: float = 2.0, 
     g = torch.Generator(device=dev).manual_seed(0)
     z0 = torch.randn(population, latent_dim, device=dev)
 
-    def sync():
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-
     runs = {
         "single_code": lambda: explore.single_code(model.decoder, energy, z0, iterations=2, lr=1e-2),
         "genetic": lambda: explore.genetic(model.decoder, energy, z0, generations=1, pressure=5.0,
@@ -169,19 +173,9 @@ def bench_explore(L: int = 128, device: str = "auto", min_seconds: float = 2.0, 
 
         def timed():
             run()
-            sync()
+            _synchronize(dev)
 
         rate = decodes / _time(timed, min_seconds)
         rows.append({"algorithm": name, "device": str(dev), "L": L, "decodes_per_s": rate,
                      "paper_hours": paper_decodes[name] / rate / 3600})
     return rows
-
-
-def format_explore_table(rows: list[dict]) -> str:
-    head = f"{'algorithm':<14}{'device':>8}{'L':>6}{'decodes/s':>12}{'paper-scale h':>15}"
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        lines.append(f"{r['algorithm']:<14}{r['device']:>8}{r['L']:>6}{r['decodes_per_s']:>12.1f}"
-                     f"{r['paper_hours']:>15.2f}")
-    lines.append("(stochastic: hours per 10,000 steps; the paper's runs take several such phases)")
-    return "\n".join(lines)

@@ -177,26 +177,21 @@ def cmd_explore_metrics(args):
 
 
 def cmd_bench(args):
-    from .bench import machine_line
+    from . import bench
 
     if args.stage == "anneal":
-        from .bench import bench_anneal, format_table
-
-        rows = bench_anneal(L=args.L, sweeps=args.sweeps, min_seconds=args.seconds, threads=args.threads)
-        table = format_table(rows)
+        rows = bench.bench_anneal(L=args.L, sweeps=args.sweeps, min_seconds=args.seconds, threads=args.threads)
+        table = bench.format_table(rows, bench.ANNEAL_COLUMNS)
     elif args.stage == "vae":
-        from .bench import bench_vae, format_vae_table
-
         _set_torch_threads(args.threads[0] if args.threads else None)
-        rows = bench_vae(L=args.L, batch_size=args.batch, min_seconds=args.seconds, device=args.device)
-        table = format_vae_table(rows)
+        rows = bench.bench_vae(L=args.L, batch_size=args.batch, min_seconds=args.seconds, device=args.device)
+        table = bench.format_table(rows, bench.VAE_COLUMNS)
     else:
-        from .bench import bench_explore, format_explore_table
-
         _set_torch_threads(args.threads[0] if args.threads else None)
-        rows = bench_explore(L=args.L, device=args.device, min_seconds=args.seconds, population=args.batch)
-        table = format_explore_table(rows)
-    print(f"# latentspin {__version__} {args.stage} benchmark, {machine_line()}")
+        rows = bench.bench_explore(L=args.L, device=args.device, min_seconds=args.seconds, population=args.batch)
+        table = bench.format_table(rows, bench.EXPLORE_COLUMNS)
+        table += "\n(stochastic: hours per 10,000 steps; the paper's runs take several such phases)"
+    print(f"# latentspin {__version__} {args.stage} benchmark, {bench.machine_line()}")
     print(table)
 
 
