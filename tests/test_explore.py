@@ -222,3 +222,15 @@ def test_nodal_points_count_peaks_above_threshold():
     local[0, 10, 0] = -1.0  # across the periodic boundary from the previous one
     local[0, 12, 12] = -1.8  # below the threshold
     assert physics.nodal_points(local, -1.5).tolist() == [2]
+
+
+def test_measure_matches_the_single_definitions_whatever_the_batch():
+    g = torch.Generator().manual_seed(7)
+    s = torch.nn.functional.normalize(torch.randn(5, 3, 16, 16, generator=g, dtype=torch.float64), dim=1)
+    m = physics.measure(s, HAM, nodal_threshold=-1.5, batch_size=2)
+    torch.testing.assert_close(m["energy"], physics.energy_density(s, HAM))
+    torch.testing.assert_close(m["W"], physics.topological_index(s))
+    torch.testing.assert_close(m["Mz"], physics.magnetization_z(s))
+    local = physics.local_energy_density(s, HAM)
+    torch.testing.assert_close(m["max_local_energy"], local.amax(dim=(-2, -1)))
+    assert m["nodal_points"].tolist() == physics.nodal_points(local, -1.5).tolist()

@@ -31,15 +31,10 @@ def decode_prior(model: VAE, n: int, seed: int, batch_size: int = 100) -> torch.
     return torch.cat([model.decoder(z[s : s + batch_size]) for s in range(0, n, batch_size)])
 
 
-@torch.no_grad()
-def spin_physics(spins: torch.Tensor, ham: Hamiltonian, batch_size: int = 200) -> dict[str, np.ndarray]:
-    """Energy density and the maximum of the local energy density map of each configuration."""
-    energy, peak = [], []
-    for s in range(0, len(spins), batch_size):
-        x = spins[s : s + batch_size].double()
-        energy.append(physics.energy_density(x, ham).cpu().numpy())
-        peak.append(physics.local_energy_density(x, ham).amax(dim=(-2, -1)).cpu().numpy())
-    return {"energy": np.concatenate(energy), "max_local_energy": np.concatenate(peak)}
+def spin_physics(spins: torch.Tensor, ham: Hamiltonian) -> dict[str, np.ndarray]:
+    """Energy density and the peak of the local energy density map of each configuration."""
+    m = physics.measure(spins, ham)
+    return {"energy": m["energy"].numpy(), "max_local_energy": m["max_local_energy"].numpy()}
 
 
 def diversity(spins: torch.Tensor) -> float:

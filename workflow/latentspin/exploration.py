@@ -30,18 +30,10 @@ from .vae import VAE
 @torch.no_grad()
 def state_metrics(spins: torch.Tensor, ham: Hamiltonian, objective: objectives.Objective,
                   nodal_threshold: float) -> dict[str, np.ndarray]:
-    """Per-state physics of (B, 3, L, L) spins: the objective, ε, W, Mz, the peak local energy
-    density, and the nodal points above the threshold."""
-    x = spins.double()
-    local = physics.local_energy_density(x, ham)
-    return {
-        "objective": objective.value(x).cpu().numpy(),
-        "energy": physics.energy_density(x, ham).cpu().numpy(),
-        "W": physics.topological_index(x).cpu().numpy(),
-        "Mz": physics.magnetization_z(x).cpu().numpy(),
-        "max_local_energy": local.amax(dim=(-2, -1)).cpu().numpy(),
-        "nodal_points": physics.nodal_points(local, nodal_threshold).cpu().numpy(),
-    }
+    """Per-state physics of (B, 3, L, L) spins: the objective, then ε, W, Mz, the peak local
+    energy density and the nodal points above the threshold (:func:`latentspin.physics.measure`)."""
+    measured = physics.measure(spins, ham, nodal_threshold)
+    return {"objective": objective.value(spins.double()).cpu().numpy(), **{k: v.numpy() for k, v in measured.items()}}
 
 
 def _decode(decoder, z: torch.Tensor, device, batch_size: int = 100) -> torch.Tensor:

@@ -273,3 +273,24 @@ def dominant_wavelength(spins: Tensor) -> Tensor:
     weight = s_k * in_best
     k_mean = (weight * k_int).sum(-1) / weight.sum(-1).clamp_min(torch.finfo(s_k.dtype).tiny)
     return L / k_mean
+
+
+@torch.no_grad()
+def measure(spins: Tensor, ham: Hamiltonian, nodal_threshold: float | None = None,
+            batch_size: int = 256) -> dict[str, Tensor]:
+    """The per-configuration observables every stage reports, batch by batch in float64 on the
+    input's device, returned on the CPU: ε, W, Mz, the peak of the local energy density and, with
+    a threshold, the number of nodal points."""
+    out: dict[str, list[Tensor]] = {"energy": [], "W": [], "Mz": [], "max_local_energy": []}
+    if nodal_threshold is not None:
+        out["nodal_points"] = []
+    for start in range(0, len(spins), batch_size):
+        x = spins[start : start + batch_size].double()
+        local = local_energy_density(x, ham)
+        out["energy"].append(local.mean(dim=(-2, -1)))
+        out["W"].append(topological_index(x))
+        out["Mz"].append(magnetization_z(x))
+        out["max_local_energy"].append(local.amax(dim=(-2, -1)))
+        if nodal_threshold is not None:
+            out["nodal_points"].append(nodal_points(local, nodal_threshold))
+    return {k: torch.cat(v).cpu() if v else torch.zeros(0) for k, v in out.items()}
