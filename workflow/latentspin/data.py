@@ -9,8 +9,6 @@ into place, so a killed job never leaves a store that looks complete.
 
 from __future__ import annotations
 
-import os
-import shutil
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -20,7 +18,7 @@ import xarray as xr
 from tqdm import tqdm
 
 from .config import SPLITS, ConfigError
-from .outputs import temporary
+from .outputs import atomic
 
 CHUNK = 100  # samples per Zarr chunk: one training batch of the paper
 
@@ -38,27 +36,14 @@ def make_dataset(spins: np.ndarray, samples: Iterable[int], obs: Mapping[str, np
 
 
 def write_zarr(ds: xr.Dataset, out: str | Path) -> Path:
-    """Write ds whole or not at all: under a temporary name, then renamed onto ``out``. A
-    ``spins`` variable is chunked by CHUNK samples."""
-    out = Path(out)
-    tmp = temporary(out)
-    shutil.rmtree(tmp, ignore_errors=True)
+    """Write ds whole or not at all (:func:`latentspin.outputs.atomic`). A ``spins`` variable is
+    chunked by CHUNK samples."""
     encoding = {}
     if "spins" in ds and "sample" in ds.dims:
         encoding["spins"] = {"chunks": (min(CHUNK, max(1, ds.sizes["sample"])), 3, ds.sizes["y"], ds.sizes["x"])}
-    try:
+    with atomic(out) as tmp:
         ds.to_zarr(tmp, mode="w", encoding=encoding, consolidated=False)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    _replace(tmp, out)
-    return out
-
-
-def _replace(tmp: Path, out: Path):
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
+    return Path(out)
 
 
 def open_dataset(path: str | Path) -> xr.Dataset:
@@ -89,24 +74,17 @@ def assemble(shards: Iterable[str | Path], out: str | Path, progress: bool = Tru
     expected = reference["samples_in_split"]
     if not np.array_equal(indices, np.arange(expected)):
         raise ValueError(f"shards cover {len(indices)} samples, not exactly 0..{expected - 1}")
-    out = Path(out)
-    tmp = temporary(out)
-    shutil.rmtree(tmp, ignore_errors=True)
     L = reference["L"]
     encoding = {"spins": {"chunks": (min(CHUNK, expected), 3, L, L)}}
-    try:
-        for i, ds in enumerate(tqdm(opened, desc=f"assemble {out.name}", unit="shard", disable=not progress)):
+    with atomic(out) as tmp:
+        for i, ds in enumerate(tqdm(opened, desc=f"assemble {Path(out).name}", unit="shard", disable=not progress)):
             ds = ds.load().drop_encoding()  # one shard in memory at a time
             ds.attrs = dict(reference)
             if i == 0:
                 ds.to_zarr(tmp, mode="w", encoding=encoding, consolidated=False)
             else:
                 ds.to_zarr(tmp, append_dim="sample", consolidated=False)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    _replace(tmp, out)
-    return out
+    return Path(out)
 
 
 def check_split_name(split: str):

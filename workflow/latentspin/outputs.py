@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -20,23 +23,43 @@ def temporary(path: str | Path) -> Path:
     return path.with_name(f".{path.name}.tmp")
 
 
-def write_json(obj, path: str | Path):
+def _remove(path: Path):
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+@contextmanager
+def atomic(path: str | Path) -> Iterator[Path]:
+    """Yield the temporary path to write a file or directory under; when the block succeeds it
+    replaces `path`, when it fails it is removed and `path` keeps what it had."""
+    path = Path(path)
     tmp = temporary(path)
-    tmp.write_text(json.dumps(obj, indent=1) + "\n")
+    _remove(tmp)
+    try:
+        yield tmp
+    except BaseException:
+        _remove(tmp)
+        raise
+    if path.is_dir():  # os.replace moves a directory only onto an empty one
+        shutil.rmtree(path)
     os.replace(tmp, path)
+
+
+def write_json(obj, path: str | Path):
+    with atomic(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1) + "\n")
 
 
 def write_csv(frame, path: str | Path):
-    tmp = temporary(path)
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    with atomic(path) as tmp:
+        frame.to_csv(tmp, index=False)
 
 
 def save_figure(fig, path: str | Path, dpi: int = 120):
-    path = Path(path)
-    tmp = temporary(path)
-    fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
-    os.replace(tmp, path)
+    with atomic(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=Path(path).suffix.lstrip(".") or "png")
 
 
 def derive_seed(seed: int, *labels) -> int:

@@ -9,7 +9,6 @@ uninterrupted run would (same device and threads); a different fingerprint start
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -20,7 +19,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from .outputs import derive_seed, temporary, write_csv
+from .outputs import atomic, derive_seed, write_csv
 from .vae import VAE, VAEConfig, kl_divergence, reconstruction_loss, save_model
 
 
@@ -60,8 +59,8 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def _atomic_save(obj, path: Path):
-    torch.save(obj, temporary(path))
-    os.replace(temporary(path), path)
+    with atomic(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def _batches(n: int, size: int):
@@ -162,10 +161,9 @@ def train_beta(config: Mapping, beta: float, train_path, valid_path, out_dir, *,
                    "data": {k: train_attrs.get(k) for k in ("seed", "L", "J", "D", "dmi", "schedule")}}
     checkpoint = out_dir / "checkpoint.pt"
     history = fit(model, train_x, valid_x, tcfg, checkpoint, fingerprint, progress=progress)
-    model_path = out_dir / "model.pt"
-    save_model(model.cpu(), temporary(model_path),
-               extra={"beta": beta, "train": asdict(tcfg), "epochs_trained": len(history), "device": str(dev)})
-    os.replace(temporary(model_path), model_path)
+    with atomic(out_dir / "model.pt") as tmp:
+        save_model(model.cpu(), tmp,
+                   extra={"beta": beta, "train": asdict(tcfg), "epochs_trained": len(history), "device": str(dev)})
     write_csv(history, out_dir / "history.csv")
     checkpoint.unlink()  # done: a forced rerun trains afresh
     return out_dir / "model.pt"
