@@ -61,11 +61,11 @@ def assemble(shards: Iterable[str | Path], out: str | Path, progress: bool = Tru
     shards = [Path(s) for s in shards]
     if not shards:
         raise ValueError("assemble needs at least one shard")
-    opened = [open_dataset(s) for s in shards]
-    opened.sort(key=lambda d: int(d["sample"][0]))
+    pairs = sorted(((open_dataset(s), s) for s in shards), key=lambda pair: int(pair[0]["sample"][0]))
+    opened = [ds for ds, _ in pairs]
     shard_keys = ("shard", "shards")
     reference = {k: v for k, v in opened[0].attrs.items() if k not in shard_keys}
-    for ds, path in zip(opened, shards):
+    for ds, path in pairs:
         attrs = {k: v for k, v in ds.attrs.items() if k not in shard_keys}
         if attrs != reference:
             diff = sorted(k for k in reference.keys() | attrs.keys() if reference.get(k) != attrs.get(k))
