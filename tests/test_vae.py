@@ -156,6 +156,9 @@ def test_diagnostics_are_consistent():
     assert d["active_units"] == sum(v > 0.01 for v in d["arrays"]["mu_variance"])
     assert len(d["arrays"]["xvae_energy"]) == 6
     assert 0 <= d["xvae_diversity"] <= 1 and 0 < d["data_diversity"] <= 1
+    given = diagnostics.diagnose(model, x, Hamiltonian(), beta=0.01, prior_samples=6, active_threshold=0.01, seed=1,
+                                 data=diagnostics.data_reference(x, Hamiltonian()))
+    assert given == d  # a precomputed data reference changes nothing
     assert d["data_energy_mean"] == pytest.approx(float(physics.energy_density(x.double(), Hamiltonian()).mean()))
     assert np.all(np.array(d["arrays"]["xvae_max_local_energy"]) >= np.array(d["arrays"]["xvae_energy"]) - 1e-9)
     # an encoder that ignores its input has no active units

@@ -93,7 +93,7 @@ def cmd_vae_report(args):
     """Diagnose every model and draw them together (cheap beside training: one job)."""
     import pandas as pd
 
-    from .diagnostics import diagnose, figure, table
+    from .diagnostics import data_reference, diagnose, figure, table
     from .outputs import derive_seed, save_figure, write_csv, write_json
     from .physics import Hamiltonian
     from .train import load_spins, resolve_device
@@ -107,11 +107,13 @@ def cmd_vae_report(args):
     valid_x, _ = load_spins(args.valid, device)
     ham = Hamiltonian.from_config(config["hamiltonian"])
     d = config["vae"]["diagnostics"]
+    data = data_reference(valid_x, ham)  # the same for every model
     results, histories = [], {}
     for model_path, history_path in zip(args.models, args.histories):
         model = load_model(model_path, device)
         r = diagnose(model, valid_x, ham, beta=model.extra["beta"], prior_samples=d["prior_samples"],
-                     active_threshold=d["active_threshold"], seed=derive_seed(config["seed"], "vae-prior-samples"))
+                     active_threshold=d["active_threshold"], seed=derive_seed(config["seed"], "vae-prior-samples"),
+                     data=data)
         results.append(r)
         histories[r["beta"]] = pd.read_csv(history_path)
     t = table(results)

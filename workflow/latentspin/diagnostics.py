@@ -43,10 +43,16 @@ def diversity(spins: torch.Tensor) -> float:
     return float(1.0 - spins.double().mean(dim=0).square().sum(dim=0).mean())
 
 
+def data_reference(valid_x: torch.Tensor, ham: Hamiltonian) -> dict:
+    """What every model is compared with: the data's ε, peak local ε and diversity."""
+    return {**spin_physics(valid_x, ham), "diversity": diversity(valid_x)}
+
+
 @torch.no_grad()
 def diagnose(model: VAE, valid_x: torch.Tensor, ham: Hamiltonian, *, beta: float, prior_samples: int,
-             active_threshold: float, seed: int, batch_size: int = 100) -> dict:
-    """All diagnostics of one model; arrays as lists so the result is JSON."""
+             active_threshold: float, seed: int, batch_size: int = 100, data: dict | None = None) -> dict:
+    """All diagnostics of one model; arrays as lists so the result is JSON. `data` is
+    :func:`data_reference` of valid_x, computed here when not given (pass it for many models)."""
     model.eval()
     mus, logvars, rc = [], [], 0.0
     for s in range(0, len(valid_x), batch_size):
@@ -58,7 +64,7 @@ def diagnose(model: VAE, valid_x: torch.Tensor, ham: Hamiltonian, *, beta: float
     mu, logvar = torch.cat(mus), torch.cat(logvars)
     kl_dim = kl_per_dim(mu, logvar).mean(dim=0).cpu().numpy()
     mu_var = mu.var(dim=0).cpu().numpy()
-    data = spin_physics(valid_x, ham)
+    data = data_reference(valid_x, ham) if data is None else data
     x_vae = decode_prior(model, prior_samples, seed, batch_size)
     xvae = spin_physics(x_vae, ham)
     return {
@@ -76,7 +82,7 @@ def diagnose(model: VAE, valid_x: torch.Tensor, ham: Hamiltonian, *, beta: float
         "xvae_energy_std": float(xvae["energy"].std()),
         "data_max_local_energy_mean": float(data["max_local_energy"].mean()),
         "xvae_max_local_energy_mean": float(xvae["max_local_energy"].mean()),
-        "data_diversity": diversity(valid_x),
+        "data_diversity": data["diversity"],
         "xvae_diversity": diversity(x_vae),
         "prior_samples": prior_samples,
         "arrays": {
