@@ -18,7 +18,7 @@ import torch
 
 from . import physics
 from .physics import Hamiltonian
-from .vae import VAE, kl_per_dim, reconstruction_loss
+from .vae import VAE, decode_in_batches, kl_per_dim, reconstruction_loss
 
 
 @torch.no_grad()
@@ -28,7 +28,7 @@ def decode_prior(model: VAE, n: int, seed: int, batch_size: int = 100) -> torch.
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(seed)
     z = torch.randn(n, model.cfg.latent_dim, generator=g, device=device)
-    return torch.cat([model.decoder(z[s : s + batch_size]) for s in range(0, n, batch_size)])
+    return decode_in_batches(model.decoder, z, batch_size)
 
 
 def spin_physics(spins: torch.Tensor, ham: Hamiltonian) -> dict[str, np.ndarray]:

@@ -25,7 +25,7 @@ from .config import ALGORITHMS
 from .montecarlo import relax
 from .outputs import derive_seed
 from .physics import Hamiltonian
-from .vae import VAE
+from .vae import VAE, decode_in_batches
 
 @torch.no_grad()
 def state_metrics(spins: torch.Tensor, ham: Hamiltonian, objective: objectives.Objective,
@@ -36,9 +36,9 @@ def state_metrics(spins: torch.Tensor, ham: Hamiltonian, objective: objectives.O
     return {"objective": objective.value(spins.double()).cpu().numpy(), **{k: v.numpy() for k, v in measured.items()}}
 
 
-def _decode(decoder, z: torch.Tensor, device, batch_size: int = 100) -> torch.Tensor:
-    with torch.no_grad():
-        return torch.cat([decoder(z[s : s + batch_size].to(device)).cpu() for s in range(0, len(z), batch_size)])
+def _decode(decoder, z: torch.Tensor, device) -> torch.Tensor:
+    """Decoded states on the CPU, for the physics, the relaxation and the files."""
+    return decode_in_batches(decoder, z.to(device)).cpu()
 
 
 @dataclass

@@ -15,7 +15,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from .objectives import Objective
-from .vae import kl_divergence
+from .vae import decode_in_batches, kl_divergence
 
 Decoder = Callable[[Tensor], Tensor]
 
@@ -110,7 +110,7 @@ def genetic(decoder: Decoder, objective: Objective, population: Tensor, *, gener
     first_values = None
     bar = _bar(generations, f"genetic {objective.name}", progress)
     for g in range(generations + 1):
-        x = torch.cat([decoder(population[s : s + batch_size]) for s in range(0, P, batch_size)])
+        x = decode_in_batches(decoder, population, batch_size)
         value = objective.value(x)
         fitness = value if objective.maximize else -value
         best = int(torch.argmax(fitness))

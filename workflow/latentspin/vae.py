@@ -123,6 +123,12 @@ class VAE(nn.Module):
         return self.decoder(mu + torch.exp(0.5 * logvar) * eps), mu, logvar
 
 
+@torch.no_grad()
+def decode_in_batches(decoder, z: Tensor, batch_size: int = 100) -> Tensor:
+    """Decoded states of codes z (n, N), batch by batch and without gradients, on z's device."""
+    return torch.cat([decoder(z[s : s + batch_size]) for s in range(0, len(z), batch_size)])
+
+
 def reconstruction_loss(x: Tensor, x_out: Tensor) -> Tensor:
     """L_RC: mean squared error over samples, sites and components."""
     return F.mse_loss(x_out, x)
