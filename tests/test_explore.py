@@ -196,6 +196,15 @@ def test_a_fixed_seed_reproduces_every_trajectory(root, trained_smoke_model, alg
     assert sa["relaxed_energy"] <= sa["final_energy"] + 1e-9  # zero-temperature sweeps never raise ε
 
 
+def test_relaxation_is_the_kernels_zero_temperature_sweep():
+    s = np.random.default_rng(1).normal(size=(2, 3, 16, 16))
+    s /= np.linalg.norm(s, axis=1, keepdims=True)
+    by_sweeps = s.copy()
+    for _ in range(7):
+        montecarlo.sweep(by_sweeps, np.zeros((2, 2), np.uint64), 0.0, 0, HAM)
+    np.testing.assert_array_equal(montecarlo.relax(s, HAM, 7), by_sweeps.astype(np.float32))
+
+
 def test_relaxation_keeps_an_exact_spiral_and_lowers_a_noisy_one():
     s = textures.spiral(32, 1, 1, HAM).numpy()[None]
     np.testing.assert_allclose(montecarlo.relax(s, HAM, 5), s, atol=1e-6)

@@ -385,6 +385,17 @@ def sweep_batch(spins, keys, beta, sweep, J, dx, dy):
         from_checkerboard(cb, spins[i])
 
 
+@njit(parallel=True, **_NJIT)
+def quench_batch(spins, n_sweeps, J, dx, dy):
+    """n_sweeps zero-temperature sweeps of each lattice in spins (n, 3, L, L), in place, in the
+    checkerboard layout throughout (converted once, not once per sweep)."""
+    no_betas = np.empty(0)
+    for i in prange(spins.shape[0]):
+        cb = to_checkerboard(spins[i])
+        run_chain(cb, no_betas, 1, n_sweeps, J, dx, dy, np.uint64(0), np.uint64(0))
+        from_checkerboard(cb, spins[i])
+
+
 @njit(**_NJIT)
 def site_field(spins, y, x, J, dx, dy):
     """Local field at one site of a (3, L, L) lattice, through the kernel's own code path."""

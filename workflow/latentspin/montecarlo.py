@@ -135,8 +135,9 @@ def relax(spins: np.ndarray, ham: Hamiltonian, sweeps: int, *, threads: int | No
     """Zero-temperature heat-bath sweeps (each spin set along its local field) of float spins
     (n, 3, L, L): the annealing kernel's quench, to test whether a state is metastable under
     the real Hamiltonian. Returns float32 spins; the input is not modified."""
-    work = np.ascontiguousarray(spins, dtype=np.float64).copy()
-    keys = np.zeros((len(work), 2), dtype=np.uint64)  # a quench draws no random numbers
-    for _ in range(sweeps):
-        sweep(work, keys, 0.0, 0, ham, threads=threads)
+    _check_lattice(spins.shape[-1])
+    work = np.array(spins, dtype=np.float64, order="C")  # a copy: the input is left alone
+    set_threads(threads)
+    dx, dy = (np.array(v, dtype=np.float64) for v in ham.dmi_vectors())
+    kernels.quench_batch(work, sweeps, ham.J, dx, dy)
     return work.astype(np.float32)
