@@ -13,13 +13,11 @@ sys.path.insert(0, PACKAGE_DIR)
 # (braces doubled twice: by the f-string, then by Snakemake, which formats the prefix)
 shell.prefix(f'export PYTHONPATH="{PACKAGE_DIR}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; ')
 
-from latentspin.cli import (
+from latentspin.config import (  # noqa: E402
+    ALGORITHMS,
     ANNEAL_SECTIONS,
     DIAGNOSE_SECTIONS,
     TRAIN_SECTIONS,
-)  # noqa: E402
-from latentspin.config import (  # noqa: E402
-    ALGORITHMS,
     OBJECTIVES,
     SPLITS,
     check_consistency,

@@ -16,9 +16,6 @@ from pathlib import Path
 from . import __version__
 from . import config as cfg
 
-ANNEAL_SECTIONS = ("seed", "lattice", "hamiltonian", "data", "anneal")
-TRAIN_SECTIONS = ("seed", "lattice", "vae.architecture", "vae.training")
-DIAGNOSE_SECTIONS = ("seed", "lattice", "hamiltonian", "vae.diagnostics")
 
 
 def _set_torch_threads(threads: int | None):
@@ -42,7 +39,7 @@ def cmd_anneal(args):
     from .data import check_split_name
 
     check_split_name(args.split)
-    config = cfg.load(args.config, ANNEAL_SECTIONS)
+    config = cfg.load(args.config, cfg.ANNEAL_SECTIONS)
     anneal_shard(config, args.split, args.shard, args.out, threads=args.threads)
 
 
@@ -85,7 +82,7 @@ def cmd_plot_samples(args):
 def cmd_train_vae(args):
     from .train import train_beta
 
-    config = cfg.load(args.config, TRAIN_SECTIONS)
+    config = cfg.load(args.config, cfg.TRAIN_SECTIONS)
     train_beta(config, args.beta, args.train, args.valid, args.out_dir, device=args.device, threads=args.threads)
 
 
@@ -101,7 +98,7 @@ def cmd_vae_report(args):
 
     if len(args.models) != len(args.histories):
         raise SystemExit("--models and --histories need one file per model each, in the same order")
-    config = cfg.load(args.config, DIAGNOSE_SECTIONS)
+    config = cfg.load(args.config, cfg.DIAGNOSE_SECTIONS)
     _set_torch_threads(args.threads)
     device = resolve_device(args.device)
     valid_x, _ = load_spins(args.valid, device)

@@ -21,6 +21,11 @@ SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.y
 SPLITS = ("train", "valid")
 ALGORITHMS = ("single_code", "genetic", "stochastic")
 OBJECTIVES = ("energy", "W", "Mz", "C", "C_BC")
+# What each stage's jobs depend on: a rule passes only these sections to its command, so that
+# changing any other key reruns nothing.
+ANNEAL_SECTIONS = ("seed", "lattice", "hamiltonian", "data", "anneal")
+TRAIN_SECTIONS = ("seed", "lattice", "vae.architecture", "vae.training")
+DIAGNOSE_SECTIONS = ("seed", "lattice", "hamiltonian", "vae.diagnostics")
 EXPLORE_COMMON_SECTIONS = ("seed", "lattice", "hamiltonian", "vae.training", "explore.objectives",
                            "explore.nodal_threshold", "explore.relax_sweeps")
 
