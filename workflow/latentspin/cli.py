@@ -36,9 +36,7 @@ def _evenly_spaced(n_total: int, n: int):
 
 def cmd_anneal(args):
     from .annealing import anneal_shard
-    from .data import check_split_name
 
-    check_split_name(args.split)
     config = cfg.load(args.config, cfg.ANNEAL_SECTIONS)
     anneal_shard(config, args.split, args.shard, args.out, threads=args.threads)
 

@@ -17,7 +17,6 @@ import numpy as np
 import xarray as xr
 from tqdm import tqdm
 
-from .config import SPLITS, ConfigError
 from .outputs import atomic
 
 CHUNK = 100  # samples per Zarr chunk: one training batch of the paper
@@ -85,8 +84,3 @@ def assemble(shards: Iterable[str | Path], out: str | Path, progress: bool = Tru
             else:
                 ds.to_zarr(tmp, append_dim="sample", consolidated=False)
     return Path(out)
-
-
-def check_split_name(split: str):
-    if split not in SPLITS:
-        raise ConfigError(f"unknown split {split!r}; expected one of {SPLITS}")
