@@ -27,6 +27,16 @@ wildcard_constraints:
 include: "rules/anneal.smk"
 include: "rules/vae.smk"
 include: "rules/explore.smk"
+include: "rules/figures.smk"
+
+
+# every figure: the data, the VAE diagnostics, the paper's and those beyond it
+ALL_FIGURES = [
+    "data_samples",
+    "vae_diagnostics",
+    "vae_reconstruction",
+    "vae_samples",
+] + FIGURES
 
 
 rule all:
@@ -34,8 +44,7 @@ rule all:
     input:
         expand("results/data/{split}.zarr", split=SPLITS),
         expand("results/data/{split}_summary.json", split=SPLITS),
-        "results/figures/data_samples.png",
         "results/vae/diagnostics.csv",
-        "results/figures/vae_diagnostics.png",
-        "results/figures/vae_reconstruction.png",
         "results/explore/metrics.csv",
+        expand("results/figures/{name}.{ext}", name=ALL_FIGURES, ext=("png", "pdf")),
+        "results/claims.csv",

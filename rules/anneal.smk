@@ -56,11 +56,7 @@ rule data_figure:
     input:
         "results/data/train.zarr",
     output:
-        report(
-            "results/figures/data_samples.png",
-            caption="../workflow/report/data_samples.rst",
-            category="Data",
-        ),
+        **figure_outputs("data_samples", "data_samples", "Data"),
     log:
         "results/logs/figures/data_samples.log",
     benchmark:
@@ -69,4 +65,4 @@ rule data_figure:
         ENV
     threads: 1
     shell:
-        "python -m latentspin plot-samples {input} --out {output} --n 12 2> {log}"
+        "python -m latentspin plot-samples {input} --out {output.png} {output.pdf} --n 12 2> {log}"

@@ -16,7 +16,9 @@ shell.prefix(f'export PYTHONPATH="{PACKAGE_DIR}${{{{PYTHONPATH:+:$PYTHONPATH}}}}
 from latentspin.config import (  # noqa: E402
     ALGORITHMS,
     ANNEAL_SECTIONS,
+    CLAIMS_SECTIONS,
     DIAGNOSE_SECTIONS,
+    FIGURE_SECTIONS,
     TRAIN_SECTIONS,
     OBJECTIVES,
     SPLITS,
@@ -45,3 +47,24 @@ def shard_paths(split):
         f"results/data/shards/{split}/{i}.zarr"
         for i in range(config["data"][split]["shards"])
     ]
+
+
+def figure_outputs(name, caption, category):
+    """A figure's PNG (in the report, with its caption) and PDF."""
+    return {
+        "png": report(
+            f"results/figures/{name}.png",
+            caption=f"../workflow/report/{caption}.rst",
+            category=category,
+        ),
+        "pdf": f"results/figures/{name}.pdf",
+    }
+
+
+def trajectory(algorithm, objective):
+    return f"results/explore/{algorithm}/{objective}/trajectory.zarr"
+
+
+def run_args(pairs):
+    """--run options naming the trajectory store of each pair."""
+    return " ".join(f"--run {a}/{o}={trajectory(a, o)}" for a, o in pairs)

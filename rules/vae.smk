@@ -39,6 +39,7 @@ rule vae_report:
             caption="../workflow/report/vae_diagnostics.rst",
             category="VAE",
         ),
+        figure_pdf="results/figures/vae_diagnostics.pdf",
     log:
         "results/logs/vae/report.log",
     benchmark:
@@ -53,7 +54,7 @@ rule vae_report:
     shell:
         "python -m latentspin vae-report --config {params.config:q} --models {input.models}"
         " --histories {input.histories} --valid {input.valid} --chosen-beta {params.beta}"
-        " --json {output.json} --table {output.table} --figure {output.figure}"
+        " --json {output.json} --table {output.table} --figure {output.figure} {output.figure_pdf}"
         " --device {params.device} --threads {threads} > {log} 2>&1"
 
 
@@ -67,11 +68,13 @@ rule vae_figures:
             caption="../workflow/report/vae_reconstruction.rst",
             category="VAE",
         ),
+        reconstruction_pdf="results/figures/vae_reconstruction.pdf",
         samples=report(
             "results/figures/vae_samples.png",
             caption="../workflow/report/vae_samples.rst",
             category="VAE",
         ),
+        samples_pdf="results/figures/vae_samples.pdf",
     log:
         "results/logs/vae/figures.log",
     benchmark:
@@ -81,4 +84,5 @@ rule vae_figures:
     threads: 1
     shell:
         "python -m latentspin plot-vae --model {input.model} --valid {input.valid}"
-        " --reconstruction {output.reconstruction} --samples {output.samples} 2> {log}"
+        " --reconstruction {output.reconstruction} {output.reconstruction_pdf}"
+        " --samples {output.samples} {output.samples_pdf} 2> {log}"

@@ -170,6 +170,134 @@ def cmd_explore_metrics(args):
     print(table.to_string(index=False))
 
 
+# --- figures and claims ----------------------------------------------------------------------
+
+
+def _runs(specs: list[str] | None) -> dict:
+    """--run ALGORITHM/OBJECTIVE=PATH arguments as {(algorithm, objective): arrays of the store}."""
+    from .data import load_arrays
+
+    runs = {}
+    for spec in specs or []:
+        pair, sep, path = spec.partition("=")
+        algorithm, slash, objective = pair.partition("/")
+        if not (sep and slash) or algorithm not in cfg.ALGORITHMS or objective not in cfg.OBJECTIVES:
+            raise SystemExit(f"--run {spec!r}: expected ALGORITHM/OBJECTIVE=PATH with an algorithm of "
+                             f"{cfg.ALGORITHMS} and an objective of {cfg.OBJECTIVES}")
+        runs[(algorithm, objective)] = load_arrays(path)
+    return runs
+
+
+def _x_in(path: str, n: int, variables=("energy", "W", "Mz")) -> dict:
+    """The first n samples of the training data: i.i.d. annealed states, the paper's X_IN."""
+    from .data import open_dataset
+
+    ds = open_dataset(path)
+    n = min(n, ds.sizes["sample"])
+    return {v: ds[v][:n].values for v in variables}
+
+
+def _need(runs: dict, pair: tuple[str, str], figure: str):
+    if pair not in runs:
+        raise SystemExit(f"figure {figure} needs --run {pair[0]}/{pair[1]}=PATH")
+    return runs[pair]
+
+
+def cmd_figure(args):
+    import numpy as np
+
+    from . import figures
+    from .outputs import save_figure
+    from .physics import Hamiltonian
+
+    config = cfg.load(args.config, cfg.FIGURE_SECTIONS)
+    ham = Hamiltonian.from_config(config["hamiltonian"])
+    threshold = config["explore"]["nodal_threshold"]
+    runs = _runs(args.run)
+    name = args.name
+    if name in ("fig1", "fig3", "fig5") and not args.train:
+        raise SystemExit(f"figure {name} needs --train (the training data, X_IN)")
+    if name == "fig1":
+        from .diagnostics import decode_prior
+        from .outputs import derive_seed
+        from .vae import load_model
+
+        if not args.model:
+            raise SystemExit("figure fig1 needs --model")
+        x_in = _x_in(args.train, 4, ("spins",))["spins"]
+        x_vae = decode_prior(load_model(args.model), 4, derive_seed(0, "figure-1")).numpy()
+        fig = figures.figure_1(x_in, x_vae, ham, threshold)
+    elif name == "fig3":
+        sc = _need(runs, ("single_code", "energy"), name)
+        energies = {"$X_{IN}$": _x_in(args.train, config["figures"]["x_in"])["energy"],
+                    "$X_{VAE}$": sc["initial_energy"], "$X'_{VAE}$": sc["final_energy"]}
+        fig = figures.figure_3(sc["initial_spins"], sc["final_spins"], energies, ham, threshold)
+    elif name == "fig4":
+        fig = figures.figure_4(_genetic_runs(runs, config, ham), config["explore"]["objectives"]["C"]["a"])
+    elif name == "fig5":
+        from .objectives import boundary_map
+
+        L = config["lattice"]["L"]
+        b = config["explore"]["objectives"]["C_BC"]["boundary"]
+        s_bc = boundary_map(L, b["radius"] * L, b["width"], b["direction"]).numpy()
+        states = {o: r["final_spins"][0] for (a, o), r in runs.items() if a == "stochastic"}
+        mz_run = runs.get(("stochastic", "Mz"))
+        optimized = None if mz_run is None else {k: float(np.ravel(mz_run[k])[0]) for k in
+                                                 ("final_W", "final_Mz", "relaxed_W", "relaxed_Mz")}
+        if optimized:
+            optimized = {k.removeprefix("final_"): v for k, v in optimized.items()}
+        x_in = _x_in(args.train, config["figures"]["x_in_w_mz"])
+        fig = figures.figure_5(states, s_bc, (b["radius"] * L, b["width"]), x_in["W"], x_in["Mz"], optimized, ham)
+    elif name == "convergence":
+        fig = figures.convergence_figure(runs)
+    else:  # relaxation
+        import pandas as pd
+
+        if not args.metrics:
+            raise SystemExit("figure relaxation needs --metrics")
+        fig = figures.relaxation_figure(pd.read_csv(args.metrics))
+    save_figure(fig, args.out, config["figures"]["dpi"])
+
+
+def _genetic_runs(runs: dict, config: dict, ham) -> dict:
+    """Fig. 4's inputs: each genetic run's snapshots, with the objective value of each."""
+    import torch
+
+    from .objectives import build
+
+    out = {}
+    for (algorithm, objective), r in runs.items():
+        if algorithm != "genetic":
+            continue
+        obj = build(objective, config["lattice"]["L"], ham, config["explore"]["objectives"])
+        values = obj.value(torch.from_numpy(r["snapshot_spins"].astype("float64"))).numpy()
+        out[objective] = {"snapshot_spins": r["snapshot_spins"], "generations": r["snapshot"], "values": values,
+                          **{k: r[k] for k in r if k.startswith(("initial_population_", "final_population_"))}}
+    return out
+
+
+def cmd_claims(args):
+    import pandas as pd
+
+    from .claims import Inputs, claims_table
+    from .outputs import write_csv
+    from .physics import Hamiltonian, lattice_ground_state
+
+    config = cfg.load(args.config, cfg.CLAIMS_SECTIONS)
+    ham = Hamiltonian.from_config(config["hamiltonian"])
+    n = max(config["figures"]["x_in"], config["figures"]["x_in_w_mz"])
+    x_in = _x_in(args.train, n)
+    x_in = {"energy": x_in["energy"][: config["figures"]["x_in"]],
+            "W": x_in["W"][: config["figures"]["x_in_w_mz"]], "Mz": x_in["Mz"][: config["figures"]["x_in_w_mz"]]}
+    inputs = Inputs(x_in=x_in, pairs=_runs(args.run), vae=pd.read_csv(args.vae) if args.vae else None,
+                    ground_state=lattice_ground_state(config["lattice"]["L"], ham)[2],
+                    chosen_beta=float(config["vae"]["beta"]), criteria=config["claims"])
+    table = claims_table(inputs)
+    write_csv(table, args.out)
+    with pd.option_context("display.max_colwidth", 60, "display.width", 200):
+        print(table[["id", "held", "value", "measured"]].to_string(index=False))
+
+
 # --- benchmarks ------------------------------------------------------------------------------
 
 
@@ -226,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = command("plot-samples", cmd_plot_samples, "grid of configurations of a split (paper's colour convention)")
     q.add_argument("dataset")
-    q.add_argument("--out", required=True)
+    q.add_argument("--out", nargs="+", required=True, help="image files (.png, .pdf)")
     q.add_argument("--n", type=int, default=12)
     q.add_argument("--ncols", type=int, default=4)
     q.add_argument("--dpi", type=int, default=120)
@@ -246,14 +374,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--chosen-beta", type=float, required=True)
     q.add_argument("--json", required=True, help="all diagnostics, with per-dimension arrays")
     q.add_argument("--table", required=True)
-    q.add_argument("--figure", required=True)
+    q.add_argument("--figure", nargs="+", required=True, help="image files (.png, .pdf)")
     device_and_threads(q)
 
     q = command("plot-vae", cmd_plot_vae, "reconstructions and decoded prior samples of one model")
     q.add_argument("--model", required=True)
     q.add_argument("--valid", required=True)
-    q.add_argument("--reconstruction", required=True, help="PNG: inputs beside outputs")
-    q.add_argument("--samples", required=True, help="PNG: X_VAE and local energy maps")
+    q.add_argument("--reconstruction", nargs="+", required=True, help="images: inputs beside outputs")
+    q.add_argument("--samples", nargs="+", required=True, help="images: X_VAE and local energy maps")
     q.add_argument("--n", type=int, default=6)
 
     q = command("explore", cmd_explore, "run one latent-space explorer on one objective", config=True)
@@ -266,6 +394,20 @@ def build_parser() -> argparse.ArgumentParser:
     q = command("explore-metrics", cmd_explore_metrics, "collect the summaries of explored pairs into one table")
     q.add_argument("--out", required=True)
     q.add_argument("summaries", nargs="+")
+
+    q = command("figure", cmd_figure, "draw one of the paper's figures (or convergence, relaxation)", config=True)
+    q.add_argument("name", choices=["fig1", "fig3", "fig4", "fig5", "convergence", "relaxation"])
+    q.add_argument("--out", action="append", required=True, help="output file (.png, .pdf); repeat for several")
+    q.add_argument("--train", help="training data (Zarr): X_IN (fig1, fig3, fig5)")
+    q.add_argument("--model", help="model.pt of the explored beta (fig1)")
+    q.add_argument("--run", action="append", help="ALGORITHM/OBJECTIVE=trajectory.zarr of an explored pair")
+    q.add_argument("--metrics", help="results/explore/metrics.csv (relaxation)")
+
+    q = command("claims", cmd_claims, "the paper's claims with measured values and criteria (CSV)", config=True)
+    q.add_argument("--out", required=True)
+    q.add_argument("--train", required=True, help="training data (Zarr): X_IN")
+    q.add_argument("--vae", help="results/vae/diagnostics.csv")
+    q.add_argument("--run", action="append", help="ALGORITHM/OBJECTIVE=trajectory.zarr of an explored pair")
 
     q = command("bench", cmd_bench, "throughput benchmark of a stage")
     q.add_argument("stage", choices=["anneal", "vae", "explore"])

@@ -28,6 +28,8 @@ TRAIN_SECTIONS = ("seed", "lattice", "vae.architecture", "vae.training")
 DIAGNOSE_SECTIONS = ("seed", "lattice", "hamiltonian", "vae.diagnostics")
 EXPLORE_COMMON_SECTIONS = ("seed", "lattice", "hamiltonian", "vae.training", "explore.objectives",
                            "explore.nodal_threshold", "explore.relax_sweeps")
+FIGURE_SECTIONS = ("lattice", "hamiltonian", "explore.objectives", "explore.nodal_threshold", "figures")
+CLAIMS_SECTIONS = ("lattice", "hamiltonian", "vae.beta", "figures", "claims")
 
 
 class ConfigError(ValueError):

@@ -84,3 +84,13 @@ def assemble(shards: Iterable[str | Path], out: str | Path, progress: bool = Tru
             else:
                 ds.to_zarr(tmp, append_dim="sample", consolidated=False)
     return Path(out)
+
+
+def load_arrays(path: str | Path, variables: Iterable[str] | None = None) -> dict:
+    """The variables (all if None), coordinates and attributes of a store as one dict of NumPy
+    arrays and plain values: what the figures and the claims read from a trajectory store."""
+    ds = open_dataset(path)
+    names = list(ds.data_vars) if variables is None else list(variables)
+    out = {name: ds[name].values for name in names}
+    out |= {name: ds[name].values for name in ds.coords}
+    return out | dict(ds.attrs)

@@ -57,9 +57,14 @@ def write_csv(frame, path: str | Path):
         frame.to_csv(tmp, index=False)
 
 
-def save_figure(fig, path: str | Path, dpi: int = 120):
-    with atomic(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format=Path(path).suffix.lstrip(".") or "png")
+def save_figure(fig, paths: str | Path | list, dpi: int = 120):
+    """Save to each path in the format its suffix names (.png, .pdf, .svg), then close."""
+    import matplotlib.pyplot as plt
+
+    for path in [paths] if isinstance(paths, (str, Path)) else paths:
+        with atomic(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, format=Path(path).suffix.lstrip(".") or "png")
+    plt.close(fig)
 
 
 def derive_seed(seed: int, *labels) -> int:

@@ -115,15 +115,20 @@ def local_energy_density(spins: Tensor, ham: Hamiltonian) -> Tensor:
     return 0.5 * (e_x + from_left + e_y + from_below)
 
 
-def nodal_points(local_energy: Tensor, threshold: float) -> Tensor:
-    """Number of nodal points (...,) in local energy density maps (..., L, L): local maxima over
+def nodal_point_mask(local_energy: Tensor, threshold: float) -> Tensor:
+    """Where the nodal points are (bool, same shape as the maps (..., L, L)): local maxima over
     the periodic 3×3 neighbourhood whose value exceeds `threshold` (paper Fig. 1c: the nodal
     points of decoded states are peaks of the local energy density, far above the data's)."""
     flat = local_energy.reshape(-1, 1, *local_energy.shape[-2:])
     padded = torch.nn.functional.pad(flat, (1, 1, 1, 1), mode="circular")
     neighbourhood_max = torch.nn.functional.max_pool2d(padded, 3, stride=1)
-    peaks = (flat >= neighbourhood_max) & (flat > threshold)
-    return peaks.sum(dim=(-3, -2, -1)).reshape(local_energy.shape[:-2])
+    return ((flat >= neighbourhood_max) & (flat > threshold)).reshape(local_energy.shape)
+
+
+def nodal_points(local_energy: Tensor, threshold: float) -> Tensor:
+    """Number of nodal points (...,) in local energy density maps (..., L, L); see
+    :func:`nodal_point_mask`."""
+    return nodal_point_mask(local_energy, threshold).sum(dim=(-2, -1))
 
 
 def energy_density(spins: Tensor, ham: Hamiltonian) -> Tensor:

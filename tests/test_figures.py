@@ -1,0 +1,110 @@
+"""The figures: the panels each must have, drawn from states whose physics is known."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from latentspin import figures, textures
+from latentspin.outputs import save_figure
+from latentspin.physics import Hamiltonian
+
+HAM = Hamiltonian(J=1.0, D=0.3, dmi="bloch")
+L = 32
+
+
+def spirals(n):
+    return np.stack([textures.spiral(L, 1 + k % 2, k % 3, HAM).numpy() for k in range(n)]).astype(np.float32)
+
+
+def with_defect(x, y0=10, x0=20):
+    """A spiral with one spin flipped: a single sharp peak of the local energy density there."""
+    s = spirals(1)[0].copy()
+    s[:, y0, x0] *= -1
+    return s
+
+
+def spin_panels(fig):
+    """Axes showing an RGB image (spins or the colour wheel), not an energy map."""
+    axes = fig.axes + [child for ax in fig.axes for child in ax.child_axes]  # with the insets
+    return [ax for ax in axes if ax.images and ax.images[0].get_array().ndim == 3]
+
+
+def test_nodal_mask_finds_the_defect_and_nothing_in_a_spiral():
+    masks = figures.nodal_mask(np.stack([with_defect(spirals(1)), spirals(1)[0]]), HAM, -1.5)
+    assert list(zip(*np.nonzero(masks[0]))) == [(10, 20)]
+    assert not masks[1].any()
+
+
+def test_figure_1_panels_and_the_worst_state_is_the_defect():
+    x_vae = np.stack([spirals(1)[0], with_defect(None), spirals(2)[1], spirals(3)[2]])
+    fig = figures.figure_1(spirals(4), x_vae, HAM, -1.5)
+    assert len(spin_panels(fig)) == 4 + 4 + 1 + 1  # X_IN, X_VAE, panel c, the colour wheel
+    energy_maps = [ax for ax in fig.axes if ax.images and ax.images[0].get_array().ndim == 2]
+    assert len(energy_maps) == 1 and "#1: 1 nodal points" in "".join(ax.get_title() for ax in fig.axes)
+
+
+def test_figure_3_marks_the_removed_nodal_points_and_draws_three_distributions():
+    x_vae = np.stack([with_defect(None), spirals(1)[0]])
+    x_prime = spirals(2)
+    e = {"X_IN": np.full(5, -2.04), "X_VAE": np.array([-2.0, -2.01]), "X'_VAE": np.array([-2.04, -2.039])}
+    fig = figures.figure_3(x_vae, x_prime, e, HAM, -1.5)
+    assert len(spin_panels(fig)) == 4
+    hist = [ax for ax in fig.axes if ax.get_legend() is not None]
+    assert len(hist) == 1 and [t.get_text() for t in hist[0].get_legend().get_texts()] == list(e)
+    assert "total 1 in 2 states, 0 left" in fig._suptitle.get_text()
+
+
+def genetic_run(n_snap=3, w0=0.0, w1=2.0):
+    rng = np.random.default_rng(0)
+    return {"snapshot_spins": spirals(n_snap), "generations": np.array([0, 10, 100][:n_snap]),
+            "values": np.arange(n_snap, dtype=float), "initial_population_W": np.full(8, w0),
+            "final_population_W": np.full(8, w1), "initial_population_energy": rng.normal(-2.0, 0.01, 8),
+            "final_population_energy": rng.normal(-2.03, 0.01, 8)}
+
+
+def test_figure_4_a_row_per_run_two_population_panels_and_the_arrow_on_C():
+    runs = {o: genetic_run() for o in ("W", "Mz", "C", "energy")}
+    fig = figures.figure_4(runs, [1, 0])
+    assert len(spin_panels(fig)) == 4 * 3
+    assert len([ax for ax in fig.axes if ax.get_legend() is not None]) == 2  # d and g
+    arrows = [ax for ax in fig.axes if any(getattr(t, "arrow_patch", None) for t in ax.texts)]
+    assert len(arrows) == 1 and "C = 2.0000" in arrows[0].get_title()  # the last snapshot of C
+
+
+def test_figure_4_without_genetic_runs_is_an_error():
+    with pytest.raises(ValueError, match="at least one genetic run"):
+        figures.figure_4({}, [1, 0])
+
+
+def test_figure_5_panels_ring_and_the_optimized_state_in_the_w_mz_plane():
+    s_bc = np.zeros((3, L, L), dtype=np.float32)
+    s_bc[2, 5:8, :] = 1
+    sky = textures.skyrmion(L, 5.0, HAM).numpy().astype(np.float32)
+    states = {"Mz": sky, "energy": spirals(1)[0], "C_BC": sky}
+    mz = np.linspace(-0.2, 0.2, 50)
+    fig = figures.figure_5(states, s_bc, (10.0, 3.0), -10 * mz, mz, {"W": -1.0, "Mz": 0.9, "relaxed_W": -1.0,
+                                                                     "relaxed_Mz": 0.88}, HAM)
+    assert len(spin_panels(fig)) == 3 + 1 + 1  # b, c, d; S_BC; the colour wheel
+    assert "W=-1" in fig.axes[0].get_title()  # a -z-core skyrmion in a +z background
+    scatter = fig.axes[-1]
+    assert len(scatter.collections) == 3 and "W = -10.0" in scatter.get_legend().get_texts()[1].get_text()
+
+
+def test_convergence_has_a_panel_per_pair():
+    steps = np.arange(5)
+    runs = {("single_code", "energy"): {"step": steps, "cost": np.zeros((5, 3)), "maximize": 0},
+            ("genetic", "W"): {"generation": steps, "value_min": steps, "value_mean": steps, "value_max": steps,
+                               "maximize": 1},
+            ("stochastic", "Mz"): {"step": steps, "cost": -steps, "sigma_mean": np.exp(-steps), "maximize": 1}}
+    fig = figures.convergence_figure(runs)
+    titled = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titled == ["single-code: min ε", "genetic: max W", "stochastic: max $M_z$"]
+
+
+def test_relaxation_figure_and_both_formats(tmp_path):
+    metrics = pd.DataFrame({"algorithm": ["genetic", "stochastic"], "objective": ["W", "Mz"],
+                            **{f"{w}_{q}": [1.0, 2.0] for w in ("final", "relaxed") for q in ("energy", "W", "Mz")}})
+    fig = figures.relaxation_figure(metrics)
+    assert len(fig.axes) == 3
+    save_figure(fig, [tmp_path / "r.png", tmp_path / "r.pdf"])
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "r.pdf").read_bytes()[:4] == b"%PDF"
