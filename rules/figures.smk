@@ -10,6 +10,10 @@ if ("single_code", "energy") in PAIRS:
     FIGURES.append("fig3")
 if GENETIC_FIG4:
     FIGURES.append("fig4")
+# the global searches, whose path through the latent space is probed
+SEARCHES = [p for p in PAIRS if p[0] != "single_code"]
+if SEARCHES:
+    FIGURES.append("paths")
 
 
 rule figure_1:
@@ -110,6 +114,26 @@ rule figure_convergence:
         runs=run_args(PAIRS),
     shell:
         "python -m latentspin figure convergence --config {params.config:q} {params.runs}"
+        " --out {output.png} --out {output.pdf} 2> {log}"
+
+
+rule figure_paths:
+    input:
+        [trajectory(a, o) for a, o in SEARCHES],
+    output:
+        **figure_outputs("paths", "paths", "Beyond the paper"),
+    log:
+        "results/logs/figures/paths.log",
+    benchmark:
+        "results/benchmarks/figures/paths.tsv"
+    conda:
+        ENV
+    threads: 1
+    params:
+        config=section_json(config, FIGURE_SECTIONS),
+        runs=run_args(SEARCHES),
+    shell:
+        "python -m latentspin figure paths --config {params.config:q} {params.runs}"
         " --out {output.png} --out {output.pdf} 2> {log}"
 
 

@@ -108,3 +108,15 @@ def test_relaxation_figure_and_both_formats(tmp_path):
     assert len(fig.axes) == 3
     save_figure(fig, [tmp_path / "r.png", tmp_path / "r.pdf"])
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "r.pdf").read_bytes()[:4] == b"%PDF"
+
+
+def test_paths_have_a_row_per_global_search_and_mark_the_gamma_drops():
+    steps = np.arange(10)
+    probes = {"probe_step": steps, **{f"probe_{q}": np.zeros(10) for q in ("energy", "W", "Mz")}, "maximize": 1}
+    runs = {("single_code", "energy"): {"step": steps, "cost": np.zeros((10, 2)), "maximize": 0},
+            ("genetic", "W"): dict(probes),
+            ("stochastic", "Mz"): {**probes, "step": steps, "gamma": np.repeat([1.0, 0.1], 5)}}
+    fig = figures.paths_figure(runs)
+    assert len(fig.axes) == 2 * 3
+    drops = [line for line in fig.axes[3].lines if line.get_linestyle() == ":"]
+    assert len(drops) == 1 and drops[0].get_xdata()[0] == 5

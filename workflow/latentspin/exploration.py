@@ -88,6 +88,7 @@ def _run_genetic(c: _Context):
         m = state_metrics(_decode(c.decoder, out[when], c.device), c.ham, c.objective, c.nodal_threshold)
         for k in ("objective", "energy", "W", "Mz"):
             data_vars[f"{when}_population_{k}"] = ("individual", m[k])
+    data_vars |= _probes(c, out["best_codes"], np.arange(len(out["best_codes"])))
     sign = 1 if c.objective.maximize else -1
     first = int(torch.argmax(sign * out["initial_values"]))
     last = int(torch.argmax(sign * out["final_values"]))
@@ -105,8 +106,22 @@ def _run_stochastic(c: _Context):
     data_vars = {k: ("step", out[k].numpy()) for k in ("cost", "kl", "gamma", "sigma_mean", "sigma_max")}
     data_vars["mu_trace"] = (("step", "latent"), out["mu_trace"].numpy())
     data_vars["sigma"] = ("latent", out["sigma"].numpy())
+    data_vars |= _probes(c, out["mu_trace"], out["step"].numpy())
     # initial state: the decoded centre of the prior, μ* = 0
     return out, torch.zeros(1, c.latent_dim), out["mu"][None], data_vars, {"step": out["step"].numpy()}
+
+
+def _probes(c: _Context, codes: torch.Tensor, steps: np.ndarray, n: int = 101) -> dict:
+    """The physics along the search path: ε, W, Mz and the peak local energy density of the
+    state decoded from `codes` (the best individual of a generation, or μ*) at up to n evenly
+    spaced recorded steps. It shows where a run passed through, e.g. labyrinths with more
+    bubbles before a uniform state."""
+    idx = np.unique(np.linspace(0, len(codes) - 1, min(n, len(codes))).round().astype(int))
+    m = state_metrics(_decode(c.decoder, codes[idx], c.device), c.ham, c.objective, c.nodal_threshold)
+    out = {"probe_step": ("probe", steps[idx])}
+    for k in ("objective", "energy", "W", "Mz", "max_local_energy"):
+        out[f"probe_{k}"] = ("probe", m[k])
+    return out
 
 
 RUNNERS = {"single_code": _run_single_code, "genetic": _run_genetic, "stochastic": _run_stochastic}
