@@ -248,7 +248,8 @@ def figure_5(states: Mapping[str, np.ndarray], s_bc: np.ndarray, ring: tuple[flo
     ax = axes[4]
     ax.scatter(data_Mz, data_W, s=6, alpha=0.35, color="C0", label=f"{len(data_W)} $X_{{IN}}$")
     slope, intercept = np.polyfit(data_Mz, data_W, 1)
-    mz = np.linspace(min(data_Mz.min(), -1), max(data_Mz.max(), 1), 2)
+    ends = [data_Mz.min(), data_Mz.max()] + ([optimized["Mz"]] if optimized is not None else [])
+    mz = np.linspace(min(ends), max(ends), 2)  # the line out to the optimized state: what X_IN predicts there
     ax.plot(mz, slope * mz + intercept, color="C0", linewidth=1, label=f"fit: W = {slope:.1f} $M_z$ {intercept:+.2f}")
     if optimized is not None:
         ax.scatter([optimized["Mz"]], [optimized["W"]], marker="*", s=180, color="C3", label="max $M_z$ (b)", zorder=3)
