@@ -80,10 +80,11 @@ def test_figure_5_panels_ring_and_the_optimized_state_in_the_w_mz_plane():
     s_bc = np.zeros((3, L, L), dtype=np.float32)
     s_bc[2, 5:8, :] = 1
     sky = textures.skyrmion(L, 5.0, HAM).numpy().astype(np.float32)
-    states = {"Mz": sky, "energy": spirals(1)[0], "C_BC": sky}
+    measured = {"energy": -2.0, "W": -1.0, "Mz": 0.9, "max_local_energy": -1.88}
+    states = {o: {"spins": x, **measured} for o, x in (("Mz", sky), ("energy", spirals(1)[0]), ("C_BC", sky))}
     mz = np.linspace(-0.2, 0.2, 50)
     fig = figures.figure_5(states, s_bc, (10.0, 3.0), -10 * mz, mz, {"W": -1.0, "Mz": 0.9, "relaxed_W": -1.0,
-                                                                     "relaxed_Mz": 0.88}, HAM)
+                                                                     "relaxed_Mz": 0.88})
     assert len(spin_panels(fig)) == 3 + 1 + 1  # b, c, d; S_BC; the colour wheel
     assert "W=-1" in fig.axes[0].get_title()  # a -z-core skyrmion in a +z background
     scatter = fig.axes[-1]

@@ -208,13 +208,15 @@ def cmd_figure(args):
 
     from . import figures
     from .outputs import save_figure
-    from .physics import Hamiltonian
 
     config = cfg.load(args.config, cfg.FIGURE_SECTIONS)
-    ham = Hamiltonian.from_config(config["hamiltonian"])
+    name = args.name
+    if name in ("fig1", "fig3"):  # torch only where the figure computes physics
+        from .physics import Hamiltonian
+
+        ham = Hamiltonian.from_config(config["hamiltonian"])
     threshold = config["explore"]["nodal_threshold"]
     runs = _runs(args.run)
-    name = args.name
     if name in ("fig1", "fig3", "fig5") and not args.train:
         raise SystemExit(f"figure {name} needs --train (the training data, X_IN)")
     if name == "fig1":
@@ -233,21 +235,23 @@ def cmd_figure(args):
                     "$X_{VAE}$": sc["initial_energy"], "$X'_{VAE}$": sc["final_energy"]}
         fig = figures.figure_3(sc["initial_spins"], sc["final_spins"], energies, ham, threshold)
     elif name == "fig4":
-        fig = figures.figure_4(_genetic_runs(runs, config, ham), config["explore"]["objectives"]["C"]["a"])
+        fig = figures.figure_4(_genetic_runs(runs), config["explore"]["objectives"]["C"]["a"])
     elif name == "fig5":
         from .objectives import boundary_map
 
         L = config["lattice"]["L"]
         b = config["explore"]["objectives"]["C_BC"]["boundary"]
         s_bc = boundary_map(L, b["radius"] * L, b["width"], b["direction"]).numpy()
-        states = {o: r["final_spins"][0] for (a, o), r in runs.items() if a == "stochastic"}
+        states = {o: {"spins": r["final_spins"][0], **{k: float(r[f"final_{k}"][0]) for k in
+                                                      ("energy", "W", "Mz", "max_local_energy")}}
+                  for (a, o), r in runs.items() if a == "stochastic"}
         mz_run = runs.get(("stochastic", "Mz"))
         optimized = None if mz_run is None else {k: float(np.ravel(mz_run[k])[0]) for k in
                                                  ("final_W", "final_Mz", "relaxed_W", "relaxed_Mz")}
         if optimized:
             optimized = {k.removeprefix("final_"): v for k, v in optimized.items()}
         x_in = _x_in(args.train, config["figures"]["x_in_w_mz"])
-        fig = figures.figure_5(states, s_bc, (b["radius"] * L, b["width"]), x_in["W"], x_in["Mz"], optimized, ham)
+        fig = figures.figure_5(states, s_bc, (b["radius"] * L, b["width"]), x_in["W"], x_in["Mz"], optimized)
     elif name == "convergence":
         fig = figures.convergence_figure(runs)
     elif name == "paths":
@@ -261,19 +265,16 @@ def cmd_figure(args):
     save_figure(fig, args.out, config["figures"]["dpi"])
 
 
-def _genetic_runs(runs: dict, config: dict, ham) -> dict:
-    """Fig. 4's inputs: each genetic run's snapshots, with the objective value of each."""
-    import torch
-
-    from .objectives import build
-
+def _genetic_runs(runs: dict) -> dict:
+    """Fig. 4's inputs: each genetic run's snapshots, with the objective value of each (the best
+    of its generation: the maximum, or the minimum when minimizing)."""
     out = {}
     for (algorithm, objective), r in runs.items():
         if algorithm != "genetic":
             continue
-        obj = build(objective, config["lattice"]["L"], ham, config["explore"]["objectives"])
-        values = obj.value(torch.from_numpy(r["snapshot_spins"].astype("float64"))).numpy()
-        out[objective] = {"snapshot_spins": r["snapshot_spins"], "generations": r["snapshot"], "values": values,
+        best = r["value_max"] if r["maximize"] else r["value_min"]
+        out[objective] = {"snapshot_spins": r["snapshot_spins"], "generations": r["snapshot"],
+                          "values": best[r["snapshot"]],
                           **{k: r[k] for k in r if k.startswith(("initial_population_", "final_population_"))}}
     return out
 

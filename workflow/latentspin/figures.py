@@ -11,12 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
-from . import physics
-from .physics import Hamiltonian
+import numpy as np
+
 from .plotting import colour_wheel, plt, show_spins, spin_rgb
+
+if TYPE_CHECKING:
+    from .physics import Hamiltonian
+
+# torch (through physics) is imported only by the figures that compute physics from spins
+# (1, 3); the others draw what the runs measured, and their jobs start in half the time.
 
 # The paper's order and names of the objectives and algorithms, for titles and legends.
 LABELS = {"energy": "ε", "W": "W", "Mz": "$M_z$", "C": "C", "C_BC": "$C_{BC}$"}
@@ -30,12 +35,24 @@ def panel_label(ax, letter: str):
 
 def local_energy(spins: np.ndarray, ham: Hamiltonian) -> np.ndarray:
     """Local energy density maps (..., L, L) of spins (..., 3, L, L)."""
+    import torch
+
+    from . import physics
+
     return physics.local_energy_density(torch.from_numpy(np.asarray(spins, dtype=np.float64)), ham).numpy()
 
 
 def nodal_mask(spins: np.ndarray, ham: Hamiltonian, threshold: float) -> np.ndarray:
     """Where the nodal points of spins (..., 3, L, L) are: bool (..., L, L)."""
-    return physics.nodal_point_mask(torch.from_numpy(local_energy(spins, ham)), threshold).numpy()
+    return _nodal_mask(local_energy(spins, ham), threshold)
+
+
+def _nodal_mask(local: np.ndarray, threshold: float) -> np.ndarray:
+    import torch
+
+    from . import physics
+
+    return physics.nodal_point_mask(torch.from_numpy(local), threshold).numpy()
 
 
 def mark(ax, mask: np.ndarray, **style):
@@ -82,12 +99,12 @@ def figure_1(x_in: np.ndarray, x_vae: np.ndarray, ham: Hamiltonian, threshold: f
     (c) the X_VAE with the most nodal points and its local energy density map."""
     n = len(x_in)
     local = local_energy(x_vae, ham)
-    masks = physics.nodal_point_mask(torch.from_numpy(local), threshold).numpy()
+    masks = _nodal_mask(local, threshold)
     worst = int(np.argmax(masks.sum(axis=(-2, -1))))
     fig = plt.figure(figsize=(2.0 * n + 4.6, 4.6), layout="constrained")
     left, right = fig.subfigures(1, 2, width_ratios=[n, 2.3])
     axes = left.subplots(2, n, squeeze=False)
-    energies_in = physics.energy_density(torch.from_numpy(x_in.astype(np.float64)), ham).numpy()
+    energies_in = local_energy(x_in, ham).mean(axis=(-2, -1))
     for k in range(n):
         show_spins(axes[0, k], x_in[k], f"ε = {energies_in[k]:.4f}")
         show_spins(axes[1, k], x_vae[k], f"ε = {local[k].mean():.4f}, nodal {int(masks[k].sum())}")
@@ -215,12 +232,14 @@ def _population_panel(ax, runs, objectives, quantity, discrete):
 # --- Fig. 5: the stochastic algorithm ------------------------------------------------------------
 
 
-def figure_5(states: Mapping[str, np.ndarray], s_bc: np.ndarray, ring: tuple[float, float], data_W: np.ndarray,
-             data_Mz: np.ndarray, optimized: Mapping[str, float] | None, ham: Hamiltonian):
+def figure_5(states: Mapping[str, Mapping], s_bc: np.ndarray, ring: tuple[float, float], data_W: np.ndarray,
+             data_Mz: np.ndarray, optimized: Mapping[str, float] | None):
     """(b, c, d) the decoded μ* of the stochastic runs maximizing Mz, minimizing ε and maximizing
     C_BC (the ring of S_BC dashed on d); (e) the boundary map S_BC; (f) W against Mz of X_IN
     with the optimized state of (b), and the least-squares line of the data.
-    `ring` is (radius, width) in sites; `optimized` has keys W, Mz (and relaxed_W, relaxed_Mz)."""
+    `states` maps an objective to the state's ``spins`` (3, L, L) and its measured ``energy``,
+    ``W``, ``Mz`` and ``max_local_energy``; `ring` is (radius, width) in sites; `optimized` has
+    keys W, Mz (and relaxed_W, relaxed_Mz)."""
     fig, axes = plt.subplots(1, 6, figsize=(16.5, 3.6), layout="constrained",
                              gridspec_kw={"width_ratios": [1, 1, 1, 1, 0.4, 1.35]})
     colour_wheel(axes[4])
@@ -231,13 +250,11 @@ def figure_5(states: Mapping[str, np.ndarray], s_bc: np.ndarray, ring: tuple[flo
             ax.set_axis_off()
             ax.text(0.5, 0.5, f"{verb} {LABELS[o]}: not run", ha="center", transform=ax.transAxes)
             continue
-        x = states[o]
-        local = local_energy(x, ham)
-        w = float(physics.topological_index(torch.from_numpy(x[None].astype(np.float64)))[0])
-        show_spins(ax, x, f"{verb} {LABELS[o]}: ε={local.mean():.4f}, $M_z$={x[2].mean():.2f}, W={round(w):+d}\n"
-                          f"peak local ε {local.max():.3f}")
+        st = states[o]
+        show_spins(ax, st["spins"], f"{verb} {LABELS[o]}: ε={st['energy']:.4f}, $M_z$={st['Mz']:.2f}, "
+                                    f"W={round(st['W']):+d}\npeak local ε {st['max_local_energy']:.3f}")
         if o == "C_BC":
-            _ring(ax, x.shape[-1], *ring)
+            _ring(ax, st["spins"].shape[-1], *ring)
     rgb = spin_rgb(s_bc)
     rgb[np.linalg.norm(s_bc, axis=0) == 0] = 0.85  # grey off the ring, where S_BC = 0
     axes[3].imshow(rgb, origin="lower", interpolation="nearest")
