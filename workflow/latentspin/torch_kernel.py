@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .physics import Hamiltonian, local_field
+from .physics import Hamiltonian, _const_vec, _cross, local_field
 
 # below this β|h| the heat-bath distribution is uniform in cos θ to double precision
 _UNIFORM_BELOW = 1e-8
@@ -42,22 +42,17 @@ def heat_bath_cos(beta_h: Tensor, u: Tensor) -> Tensor:
 def _frame(h_hat: Tensor) -> tuple[Tensor, Tensor]:
     """Two unit vectors e1, e2 (..., 3, L, L) completing h_hat to a right-handed frame; the
     helper axis is ẑ, or x̂ where h_hat is within 25° of ±ẑ, so the cross product never vanishes."""
-    z = torch.zeros_like(h_hat)
-    z[..., 2, :, :] = 1.0
-    x = torch.zeros_like(h_hat)
-    x[..., 0, :, :] = 1.0
-    helper = torch.where(h_hat[..., 2:3, :, :].abs() > 0.9, x, z)
-    e1 = torch.nn.functional.normalize(torch.linalg.cross(helper, h_hat, dim=-3), dim=-3)
-    return e1, torch.linalg.cross(h_hat, e1, dim=-3)
+    helper = torch.where(h_hat[..., 2:3, :, :].abs() > 0.9, _const_vec((1.0, 0.0, 0.0), h_hat),
+                         _const_vec((0.0, 0.0, 1.0), h_hat))
+    e1 = torch.nn.functional.normalize(_cross(helper, h_hat), dim=-3)
+    return e1, _cross(h_hat, e1)
 
 
 def heat_bath_draw(h: Tensor, T: float, generator: torch.Generator | None = None) -> Tensor:
     """New unit spins (..., 3, L, L) drawn from the heat bath of the fields h at temperature T:
     density ∝ exp(h·S / T) on the sphere; T = 0 gives h/|h|. A zero field draws uniformly."""
     norm = torch.linalg.vector_norm(h, dim=-3, keepdim=True)
-    fallback = torch.zeros_like(h)
-    fallback[..., 2, :, :] = 1.0
-    h_hat = torch.where(norm > 0, h / norm.clamp_min(torch.finfo(h.dtype).tiny), fallback)
+    h_hat = torch.where(norm > 0, h / norm.clamp_min(torch.finfo(h.dtype).tiny), _const_vec((0.0, 0.0, 1.0), h))
     if T == 0:
         return h_hat
     u = torch.rand(norm.shape, generator=generator, device=h.device, dtype=h.dtype)
