@@ -135,13 +135,13 @@ def figure_3(x_vae: np.ndarray, x_prime: np.ndarray, energies: Mapping[str, np.n
              threshold: float, n: int = 4):
     """(b) X_VAE (top) beside X'_VAE (bottom) for the n codes with the most nodal points, the
     nodal points of X_VAE circled on both; (c) ε distributions of X_IN, X_VAE and X'_VAE."""
-    before = nodal_mask(x_vae, ham, threshold)
-    after = nodal_mask(x_prime, ham, threshold)
+    local_vae, local_prime = local_energy(x_vae, ham), local_energy(x_prime, ham)
+    before, after = _nodal_mask(local_vae, threshold), _nodal_mask(local_prime, threshold)
     order = np.argsort(-before.sum(axis=(-2, -1)), kind="stable")[: min(n, len(x_vae))]
     fig = plt.figure(figsize=(2.1 * len(order) + 4.2, 4.6), layout="constrained")
     left, right = fig.subfigures(1, 2, width_ratios=[len(order), 2.0])
     axes = left.subplots(2, len(order), squeeze=False)
-    e_vae, e_prime = local_energy(x_vae, ham).mean(axis=(-2, -1)), local_energy(x_prime, ham).mean(axis=(-2, -1))
+    e_vae, e_prime = local_vae.mean(axis=(-2, -1)), local_prime.mean(axis=(-2, -1))
     for col, k in enumerate(order):
         show_spins(axes[0, col], x_vae[k], f"#{k}: ε = {e_vae[k]:.4f}, nodal {int(before[k].sum())}")
         mark(axes[0, col], before[k])
