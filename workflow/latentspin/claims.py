@@ -56,10 +56,10 @@ def _mean_std(x) -> str:
     return f"{x.mean():.5f} ± {x.std():.5f}"
 
 
-def _standardized_shift(inp: Inputs, energies) -> tuple[float, float]:
+def _standardized_shift(inp: Inputs, energies) -> float:
     """(mean(energies) - mean(ε of X_IN)) in units of X_IN's standard deviation."""
     ref = np.asarray(inp.x_in["energy"], dtype=float)
-    return (float(np.mean(energies)) - ref.mean()) / ref.std(), ref.std()
+    return (float(np.mean(energies)) - ref.mean()) / ref.std()
 
 
 def _energy_shift(states: str):
@@ -69,7 +69,7 @@ def _energy_shift(states: str):
     def measure(inp):
         e = inp.pairs[("single_code", "energy")][f"{states}_energy"]
         k = inp.criteria[key]
-        d, _ = _standardized_shift(inp, e)
+        d = _standardized_shift(inp, e)
         held = d >= k if states == "initial" else abs(d) <= k
         criterion = f"shift ≥ {k:g} std of X_IN" if states == "initial" else f"|shift| ≤ {k:g} std of X_IN"
         return (d, f"ε of X_IN {_mean_std(inp.x_in['energy'])}, {name} {_mean_std(e)}: {name}'s mean is "

@@ -204,8 +204,6 @@ def _need(runs: dict, pair: tuple[str, str], figure: str):
 
 
 def cmd_figure(args):
-    import numpy as np
-
     from . import figures
     from .outputs import save_figure
 
@@ -246,10 +244,9 @@ def cmd_figure(args):
                                                       ("energy", "W", "Mz", "max_local_energy")}}
                   for (a, o), r in runs.items() if a == "stochastic"}
         mz_run = runs.get(("stochastic", "Mz"))
-        optimized = None if mz_run is None else {k: float(np.ravel(mz_run[k])[0]) for k in
-                                                 ("final_W", "final_Mz", "relaxed_W", "relaxed_Mz")}
-        if optimized:
-            optimized = {k.removeprefix("final_"): v for k, v in optimized.items()}
+        optimized = None if mz_run is None else {
+            "W": float(mz_run["final_W"][0]), "Mz": float(mz_run["final_Mz"][0]),
+            "relaxed_W": float(mz_run["relaxed_W"][0]), "relaxed_Mz": float(mz_run["relaxed_Mz"][0])}
         x_in = _x_in(args.train, config["figures"]["x_in_w_mz"])
         fig = figures.figure_5(states, s_bc, (b["radius"] * L, b["width"]), x_in["W"], x_in["Mz"], optimized)
     elif name == "convergence":
