@@ -11,6 +11,8 @@ rule anneal_shard:
     conda:
         ENV
     threads: config["anneal"]["threads"]
+    # everything downstream waits for the data: schedule shards before summaries and figures
+    priority: 10
     resources:
         mem_mb=lambda wc, threads: 1000 + 100 * threads,
     params:
@@ -32,6 +34,7 @@ rule assemble_split:
     conda:
         ENV
     threads: 1
+    priority: 10
     shell:
         "python -m latentspin assemble --out {output} {input} 2> {log}"
 
