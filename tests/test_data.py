@@ -107,3 +107,18 @@ def test_summary_reports_the_labyrinth_statistics(tiny_config, tmp_path):
     checks = annealing.labyrinth_checks(s)
     assert set(checks) == set(annealing.LABYRINTH_CRITERIA)
     assert checks["W integer to 1e-6"]
+
+
+def test_store_arrays_read_each_variable_only_when_asked(tmp_path):
+    ds = xr.Dataset({"big": (("step", "x"), np.arange(12.0).reshape(4, 3)), "small": ("step", np.arange(4))},
+                    coords={"step": np.arange(4) * 10}, attrs={"objective": "W", "maximize": 1})
+    data.write_zarr(ds, tmp_path / "run.zarr")
+    arrays = data.load_arrays(tmp_path / "run.zarr")
+    assert set(arrays) == {"big", "small", "step", "objective", "maximize"} and len(arrays) == 5
+    assert not arrays._loaded  # opening reads no variable
+    np.testing.assert_array_equal(arrays["small"], np.arange(4))
+    assert set(arrays._loaded) == {"small"}
+    np.testing.assert_array_equal(arrays["step"], np.arange(4) * 10)
+    assert arrays["objective"] == "W" and arrays.get("missing") is None and "big" in arrays
+    with pytest.raises(KeyError, match="'missing' is not a variable"):
+        arrays["missing"]

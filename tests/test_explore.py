@@ -194,6 +194,13 @@ def test_a_fixed_seed_reproduces_every_trajectory(root, trained_smoke_model, alg
     for key in ("final_objective", "final_energy", "relaxed_energy", "decodes"):
         assert sa[key] == sb[key]
     assert sa["relaxed_energy"] <= sa["final_energy"] + 1e-9  # zero-temperature sweeps never raise ε
+    if name == "C_BC":  # the run keeps the boundary map it was scored against, for Fig. 5e
+        b = config["explore"]["objectives"]["C_BC"]["boundary"]
+        L = config["lattice"]["L"]
+        np.testing.assert_array_equal(a["boundary_map"].values,
+                                      objectives.boundary_map(L, b["radius"] * L, b["width"], b["direction"]).numpy())
+    else:
+        assert "boundary_map" not in a
 
 
 def test_relaxation_is_the_kernels_zero_temperature_sweep():

@@ -91,6 +91,14 @@ def test_figure_5_panels_ring_and_the_optimized_state_in_the_w_mz_plane():
     assert len(scatter.collections) == 3 and "W = -10.0" in scatter.get_legend().get_texts()[1].get_text()
 
 
+def test_figure_5_without_the_c_bc_run_says_so_instead_of_drawing_a_map():
+    mz = np.linspace(-0.2, 0.2, 50)
+    fig = figures.figure_5({}, None, (10.0, 3.0), -10 * mz, mz, None)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert "$S_{BC}$: max $C_{BC}$ not run" in texts and sum("not run" in t for t in texts) == 4
+    assert len(spin_panels(fig)) == 1  # the colour wheel only
+
+
 def test_convergence_has_a_panel_per_pair():
     steps = np.arange(5)
     runs = {("single_code", "energy"): {"step": steps, "cost": np.zeros((5, 3)), "maximize": 0},

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from latentspin import kernels, montecarlo as mc, physics, reference, textures
+from latentspin import hamiltonian, kernels, montecarlo as mc, physics, reference, textures
 from latentspin.physics import Hamiltonian
 
 HAMS = [Hamiltonian(1.0, 0.3, "bloch"), Hamiltonian(1.0, 0.3, "neel"), Hamiltonian(0.7, -0.45, "bloch")]
@@ -120,7 +120,7 @@ def test_low_temperature_equipartition():
     degrees of freedom, so <ε> - ε_0 = T (k_B = 1) up to O(T²)."""
     ham = Hamiltonian(1.0, 0.3, "bloch")
     L, T, n = 32, 1e-3, 8
-    n_q, m_q, e0 = physics.lattice_ground_state(L, ham)
+    n_q, m_q, e0 = hamiltonian.lattice_ground_state(L, ham)
     s = np.repeat(textures.spiral(L, n_q, m_q, ham).numpy()[None], n, axis=0).copy()
     keys = mc.sample_keys(2, "lowT", range(n))
     trace = []
@@ -140,7 +140,7 @@ def test_annealing_reaches_labyrinth_energy():
     s = mc.anneal(mc.sample_keys(3, "train", range(4)), 32, ham, schedule, threads=2)
     assert s.dtype == np.float32 and s.shape == (4, 3, 32, 32)
     np.testing.assert_allclose(np.linalg.norm(s.astype(np.float64), axis=1), 1.0, atol=2e-7)
-    _, _, e0 = physics.lattice_ground_state(32, ham)
+    _, _, e0 = hamiltonian.lattice_ground_state(32, ham)
     e = energy(s, ham)
     assert ((e - e0) / abs(e0) < 0.01).all()
     W = physics.topological_index(torch.from_numpy(s).double()).numpy()

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from latentspin import physics as ph
+from latentspin import hamiltonian, physics as ph
 from latentspin.textures import rotate_about_z, skyrmion, spiral
 
 BLOCH = ph.Hamiltonian(J=1.0, D=0.3, dmi="bloch")
@@ -68,27 +68,27 @@ def test_spiral_energy_is_analytic(L, nm, dmi, D):
     s = spiral(L, *nm, ham)
     assert torch.allclose(s.norm(dim=0), torch.ones(L, L, dtype=s.dtype), atol=1e-14)
     eps = ph.energy_density(s, ham).item()
-    assert abs(eps - ph.spiral_energy_density(*q_of(L, *nm), ham)) < 1e-10
+    assert abs(eps - hamiltonian.spiral_energy_density(*q_of(L, *nm), ham)) < 1e-10
 
 
 def test_lattice_ground_state_128():
-    n, m, eps = ph.lattice_ground_state(128, BLOCH)
+    n, m, eps = hamiltonian.lattice_ground_state(128, BLOCH)
     assert (n, m) == (5, 3)
     assert round(eps, 5) == -2.04436
-    eps_axis = ph.spiral_energy_density(*q_of(128, 6, 0), BLOCH)
+    eps_axis = hamiltonian.spiral_energy_density(*q_of(128, 6, 0), BLOCH)
     assert round(eps_axis, 5) == -2.04403
     diagonal_continuum = -math.sqrt(4 + 2 * 0.3**2)
     axis_continuum = -1 - math.sqrt(1 + 0.3**2)
     assert round(diagonal_continuum, 5) == -2.04450 and round(axis_continuum, 5) == -2.04403
     assert diagonal_continuum < eps < eps_axis
     assert axis_continuum <= eps_axis
-    assert ph.lattice_ground_state(128, NEEL) == (n, m, eps)
+    assert hamiltonian.lattice_ground_state(128, NEEL) == (n, m, eps)
 
 
 def test_lattice_ground_state_is_global_minimum():
     L = 48
-    n, m, eps = ph.lattice_ground_state(L, BLOCH)
-    every = min(ph.spiral_energy_density(*q_of(L, a, b), BLOCH) for a in range(L) for b in range(L))
+    n, m, eps = hamiltonian.lattice_ground_state(L, BLOCH)
+    every = min(hamiltonian.spiral_energy_density(*q_of(L, a, b), BLOCH) for a in range(L) for b in range(L))
     assert n >= m >= 0 and abs(eps - every) < 1e-12
 
 

@@ -8,7 +8,7 @@ import torch
 from scipy import stats
 
 from latentspin import montecarlo as mc
-from latentspin import physics, textures
+from latentspin import hamiltonian, physics, textures
 from latentspin import torch_kernel as tk
 from latentspin.physics import Hamiltonian
 
@@ -80,7 +80,7 @@ def test_high_temperature_energy_matches_series():
 def test_low_temperature_equipartition():
     """About the spiral ground state each spin has two harmonic modes: <ε> - ε_0 = T."""
     L, T, g = 32, 1e-3, torch.Generator().manual_seed(3)
-    n_q, m_q, e0 = physics.lattice_ground_state(L, HAM)
+    n_q, m_q, e0 = hamiltonian.lattice_ground_state(L, HAM)
     s = textures.spiral(L, n_q, m_q, HAM)[None].repeat(8, 1, 1, 1)
     trace = []
     for t in range(300):

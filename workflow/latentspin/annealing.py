@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import __version__, physics
+from . import __version__, hamiltonian, physics
 from .config import ConfigError
 from .data import make_dataset, open_dataset, write_zarr
 from .montecarlo import Schedule, anneal, sample_keys
@@ -76,7 +76,7 @@ def summarize(path: str | Path, max_wavelength_samples: int = 256, progress: boo
     ds = open_dataset(path)
     ham = Hamiltonian(J=ds.attrs["J"], D=ds.attrs["D"], dmi=ds.attrs["dmi"])
     L = int(ds.attrs["L"])
-    n_gs, m_gs, eps_gs = physics.lattice_ground_state(L, ham)
+    n_gs, m_gs, eps_gs = hamiltonian.lattice_ground_state(L, ham)
     energy, W, Mz = (ds[k].values for k in ("energy", "W", "Mz"))
     n_wl = min(len(energy), max_wavelength_samples)
     wavelength, norm_error = [], 0.0

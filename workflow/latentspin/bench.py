@@ -11,7 +11,7 @@ import numpy as np
 
 from . import kernels, reference
 from .montecarlo import Schedule, sample_keys, set_threads
-from .physics import Hamiltonian
+from .hamiltonian import Hamiltonian
 
 
 def _time(fn, min_seconds: float) -> float:

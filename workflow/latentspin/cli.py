@@ -205,14 +205,12 @@ def _need(runs: dict, pair: tuple[str, str], figure: str):
 
 def cmd_figure(args):
     from . import figures
+    from .hamiltonian import Hamiltonian
     from .outputs import save_figure
 
     config = cfg.load(args.config, cfg.FIGURE_SECTIONS)
     name = args.name
-    if name in ("fig1", "fig3"):  # torch only where the figure computes physics
-        from .physics import Hamiltonian
-
-        ham = Hamiltonian.from_config(config["hamiltonian"])
+    ham = Hamiltonian.from_config(config["hamiltonian"])
     threshold = config["explore"]["nodal_threshold"]
     runs = _runs(args.run)
     if name in ("fig1", "fig3", "fig5") and not args.train:
@@ -235,11 +233,10 @@ def cmd_figure(args):
     elif name == "fig4":
         fig = figures.figure_4(_genetic_runs(runs), config["explore"]["objectives"]["C"]["a"])
     elif name == "fig5":
-        from .objectives import boundary_map
-
         L = config["lattice"]["L"]
         b = config["explore"]["objectives"]["C_BC"]["boundary"]
-        s_bc = boundary_map(L, b["radius"] * L, b["width"], b["direction"]).numpy()
+        c_bc = runs.get(("stochastic", "C_BC"))
+        s_bc = None if c_bc is None else c_bc["boundary_map"]  # the map that run used
         states = {o: {"spins": r["final_spins"][0], **{k: float(r[f"final_{k}"][0]) for k in
                                                       ("energy", "W", "Mz", "max_local_energy")}}
                   for (a, o), r in runs.items() if a == "stochastic"}
@@ -281,7 +278,7 @@ def cmd_claims(args):
 
     from .claims import Inputs, claims_table
     from .outputs import write_csv
-    from .physics import Hamiltonian, lattice_ground_state
+    from .hamiltonian import Hamiltonian, lattice_ground_state
 
     config = cfg.load(args.config, cfg.CLAIMS_SECTIONS)
     ham = Hamiltonian.from_config(config["hamiltonian"])

@@ -86,11 +86,37 @@ def assemble(shards: Iterable[str | Path], out: str | Path, progress: bool = Tru
     return Path(out)
 
 
-def load_arrays(path: str | Path, variables: Iterable[str] | None = None) -> dict:
-    """The variables (all if None), coordinates and attributes of a store as one dict of NumPy
-    arrays and plain values: what the figures and the claims read from a trajectory store."""
-    ds = open_dataset(path)
-    names = list(ds.data_vars) if variables is None else list(variables)
-    out = {name: ds[name].values for name in names}
-    out |= {name: ds[name].values for name in ds.coords}
-    return out | dict(ds.attrs)
+class StoreArrays(Mapping):
+    """The variables, coordinates and attributes of a store as one read-only mapping of NumPy
+    arrays and plain values, each variable read from disk when first asked for (then kept).
+
+    What the figures and the claims read from a trajectory store: a figure that draws a few
+    curves does not load the per-generation spins of a 10,000-generation search."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._ds = open_dataset(path)
+        self._arrays = [*self._ds.data_vars, *self._ds.coords]
+        self._loaded: dict = {}
+
+    def __getitem__(self, key):
+        if key in self._loaded:
+            return self._loaded[key]
+        if key in self._arrays:
+            self._loaded[key] = self._ds[key].values
+            return self._loaded[key]
+        if key in self._ds.attrs:
+            return self._ds.attrs[key]
+        raise KeyError(f"{key!r} is not a variable, coordinate or attribute of {self.path}")
+
+    def __iter__(self):
+        yield from self._arrays
+        yield from (k for k in self._ds.attrs if k not in self._arrays)
+
+    def __len__(self) -> int:
+        return len(set(self._arrays) | set(self._ds.attrs))
+
+
+def load_arrays(path: str | Path) -> StoreArrays:
+    """A store's arrays and attributes, read lazily: see `StoreArrays`."""
+    return StoreArrays(path)

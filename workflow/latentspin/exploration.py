@@ -157,6 +157,8 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
         data_vars[f"{name}_spins"] = (("state", "component", "y", "x"), x.numpy())
         for k, v in metrics[name].items():
             data_vars[f"{name}_{k}"] = ("state", v)
+    for k, v in obj.arrays.items():  # e.g. S_BC: the figures draw the map the run used
+        data_vars[k] = (("component", "y", "x"), v.numpy())
     attrs = {"algorithm": algorithm, "objective": objective_name, "maximize": int(obj.maximize),
              "description": obj.description, "seed": seed, "beta": float(model.extra.get("beta", float("nan"))),
              "L": L, "decodes": int(out["decodes"]), "seconds": seconds, "device": str(device)}

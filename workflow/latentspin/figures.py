@@ -18,7 +18,7 @@ import numpy as np
 from .plotting import colour_wheel, plt, show_spins, spin_rgb
 
 if TYPE_CHECKING:
-    from .physics import Hamiltonian
+    from .hamiltonian import Hamiltonian
 
 # torch (through physics) is imported only by the figures that compute physics from spins
 # (1, 3); the others draw what the runs measured, and their jobs start in half the time.
@@ -232,10 +232,10 @@ def _population_panel(ax, runs, objectives, quantity, discrete):
 # --- Fig. 5: the stochastic algorithm ------------------------------------------------------------
 
 
-def figure_5(states: Mapping[str, Mapping], s_bc: np.ndarray, ring: tuple[float, float], data_W: np.ndarray,
+def figure_5(states: Mapping[str, Mapping], s_bc: np.ndarray | None, ring: tuple[float, float], data_W: np.ndarray,
              data_Mz: np.ndarray, optimized: Mapping[str, float] | None):
     """(b, c, d) the decoded μ* of the stochastic runs maximizing Mz, minimizing ε and maximizing
-    C_BC (the ring of S_BC dashed on d); (e) the boundary map S_BC; (f) W against Mz of X_IN
+    C_BC (the ring of S_BC dashed on d); (e) the boundary map S_BC that run used (None: not run); (f) W against Mz of X_IN
     with the optimized state of (b), and the least-squares line of the data.
     `states` maps an objective to the state's ``spins`` (3, L, L) and its measured ``energy``,
     ``W``, ``Mz`` and ``max_local_energy``; `ring` is (radius, width) in sites; `optimized` has
@@ -255,13 +255,17 @@ def figure_5(states: Mapping[str, Mapping], s_bc: np.ndarray, ring: tuple[float,
                                     f"W={round(st['W']):+d}\npeak local ε {st['max_local_energy']:.3f}")
         if o == "C_BC":
             _ring(ax, st["spins"].shape[-1], *ring)
-    rgb = spin_rgb(s_bc)
-    rgb[np.linalg.norm(s_bc, axis=0) == 0] = 0.85  # grey off the ring, where S_BC = 0
-    axes[3].imshow(rgb, origin="lower", interpolation="nearest")
-    axes[3].set_xticks([])
-    axes[3].set_yticks([])
-    axes[3].set_title(f"$S_{{BC}}$: ring radius {ring[0]:.1f}, width {ring[1]:g} (grey: 0)", fontsize=8)
     panel_label(axes[3], "e")
+    if s_bc is None:
+        axes[3].set_axis_off()
+        axes[3].text(0.5, 0.5, "$S_{BC}$: max $C_{BC}$ not run", ha="center", transform=axes[3].transAxes)
+    else:
+        rgb = spin_rgb(s_bc)
+        rgb[np.linalg.norm(s_bc, axis=0) == 0] = 0.85  # grey off the ring, where S_BC = 0
+        axes[3].imshow(rgb, origin="lower", interpolation="nearest")
+        axes[3].set_xticks([])
+        axes[3].set_yticks([])
+        axes[3].set_title(f"$S_{{BC}}$: ring radius {ring[0]:.1f}, width {ring[1]:g} (grey: 0)", fontsize=8)
     ax = axes[4]
     ax.scatter(data_Mz, data_W, s=6, alpha=0.35, color="C0", label=f"{len(data_W)} $X_{{IN}}$")
     slope, intercept = np.polyfit(data_Mz, data_W, 1)

@@ -16,7 +16,7 @@ import numba
 import numpy as np
 
 from . import kernels
-from .physics import Hamiltonian
+from .hamiltonian import Hamiltonian
 
 COOLING_LAWS = ("linear", "exponential")
 

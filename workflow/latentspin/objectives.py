@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -28,6 +28,7 @@ class Objective:
     maximize: bool
     value: Callable[[Tensor], Tensor]
     description: str = ""
+    arrays: Mapping[str, Tensor] = field(default_factory=dict)  # the objective's own data, e.g. S_BC, stored with a run
 
     def cost(self, spins: Tensor) -> Tensor:
         """Lower is better."""
@@ -90,5 +91,6 @@ def build(name: str, L: int, ham: Hamiltonian, settings: Mapping | None = None) 
                 cache[key] = s_bc.to(device=s.device, dtype=s.dtype)
             return physics.boundary_correlation(s, cache[key])
 
-        return Objective("C_BC", True, value, "correlation with the boundary map S_BC (maximize)")
+        return Objective("C_BC", True, value, "correlation with the boundary map S_BC (maximize)",
+                         {"boundary_map": s_bc})
     raise ValueError(f"unknown objective {name!r}; expected one of {OBJECTIVES}")

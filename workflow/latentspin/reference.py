@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .kernels import GAMMA
-from .physics import Hamiltonian
+from .hamiltonian import Hamiltonian
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)

@@ -28,7 +28,7 @@ def rotate_about_z(spins: Tensor, angle: float | Tensor) -> Tensor:
 def spiral(L: int, n: int, m: int, ham: Hamiltonian, dtype: torch.dtype = torch.float64) -> Tensor:
     """Planar spiral S(r) = cos(q·r) ê1 + sin(q·r) ê2 with q = 2π(n, m)/L.
 
-    Its energy density equals `physics.spiral_energy_density(q)` exactly, for any (n, m): a bond
+    Its energy density equals `hamiltonian.spiral_energy_density(q)` exactly, for any (n, m): a bond
     along r̂ contributes -J cos(q_r̂) - sin(q_r̂) D_r̂·n̂, with n̂ = ê1 × ê2 the rotation-plane
     normal, so the DMI term is minimal for n̂ = sign(D)(sin qx, sin qy, 0)/|…| (Bloch). On a
     lattice this differs from q̂ unless q lies on an axis or a diagonal. Then ê1 = ẑ and

@@ -1,0 +1,72 @@
+"""The model: the chiral Heisenberg Hamiltonian's parameters and its planar spirals.
+
+Plain arithmetic with no tensors, so that the stages that need only the model (the Monte Carlo
+kernels, the dataset summaries, the claims table) do not import torch. `physics` re-exports all
+of it beside the batched observables.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Vec3 = tuple[float, float, float]
+
+_DMI_TYPES = ("bloch", "neel")
+
+
+@dataclass(frozen=True)
+class Hamiltonian:
+    """Exchange J and Dzyaloshinskii–Moriya strength D; `dmi` picks the DM vector geometry."""
+
+    J: float = 1.0
+    D: float = 0.3
+    dmi: str = "bloch"
+
+    def __post_init__(self) -> None:
+        if self.dmi not in _DMI_TYPES:
+            raise ValueError(f"dmi must be one of {_DMI_TYPES}, got {self.dmi!r}")
+
+    def dmi_vectors(self) -> tuple[Vec3, Vec3]:
+        """(D_x, D_y): DM vectors of the bonds r → r + x̂ and r → r + ŷ.
+
+        Bloch: D_ij = D r̂. Néel: D_ij = D ẑ × r̂, i.e. the Bloch vectors turned by +90° about z,
+        which is why a global +90° spin rotation about z maps Bloch states to Néel states of
+        identical energy.
+        """
+        D = float(self.D)
+        if self.dmi == "bloch":
+            return (D, 0.0, 0.0), (0.0, D, 0.0)
+        return (0.0, D, 0.0), (-D, 0.0, 0.0)
+
+    @classmethod
+    def from_config(cls, mapping: Mapping[str, Any]) -> Hamiltonian:
+        """Build from a config mapping; J, D and dmi are required so that a typo cannot fall
+        back silently to a default."""
+        return cls(J=float(mapping["J"]), D=float(mapping["D"]), dmi=str(mapping["dmi"]))
+
+
+def spiral_energy_density(qx: float, qy: float, ham: Hamiltonian) -> float:
+    """ε(q) = -J(cos qx + cos qy) - |D| √(sin² qx + sin² qy) of the best planar spiral of wave
+    vector q, for either DMI type (the rotation plane is chosen to make the DMI term minimal)."""
+    return -ham.J * (math.cos(qx) + math.cos(qy)) - abs(ham.D) * math.hypot(
+        math.sin(qx), math.sin(qy)
+    )
+
+
+def lattice_ground_state(L: int, ham: Hamiltonian) -> tuple[int, int, float]:
+    """The lattice-commensurate spiral q = 2π(n, m)/L of lowest ε(q): returns (n, m, ε).
+
+    By the square symmetry only L//2 ≥ n ≥ m ≥ 0 is searched. Ties (to 1e-12) go to the pair
+    found first scanning n then m upwards, i.e. the smaller n, then the smaller m.
+    """
+    best: tuple[int, int, float] | None = None
+    for n in range(L // 2 + 1):
+        for m in range(n + 1):
+            eps = spiral_energy_density(2 * math.pi * n / L, 2 * math.pi * m / L, ham)
+            if best is None or eps < best[2] - 1e-12:
+                best = (n, m, eps)
+    assert best is not None
+    return best
