@@ -8,11 +8,11 @@ rule anneal_shard:
         "results/logs/anneal/{split}/{shard}.log",
     benchmark:
         "results/benchmarks/anneal/{split}/{shard}.tsv"
+    # everything downstream waits for the data: schedule shards before summaries and figures
+    priority: 10
     conda:
         ENV
     threads: config["anneal"]["threads"]
-    # everything downstream waits for the data: schedule shards before summaries and figures
-    priority: 10
     resources:
         mem_mb=lambda wc, threads: 1000 + 100 * threads,
     params:
@@ -31,10 +31,10 @@ rule assemble_split:
         "results/logs/assemble/{split}.log",
     benchmark:
         "results/benchmarks/assemble/{split}.tsv"
+    priority: 10
     conda:
         ENV
     threads: 1
-    priority: 10
     shell:
         "python -m latentspin assemble --out {output} {input} 2> {log}"
 

@@ -68,3 +68,10 @@ def trajectory(algorithm, objective):
 def run_args(pairs):
     """--run options naming the trajectory store of each pair."""
     return " ".join(f"--run {a}/{o}={trajectory(a, o)}" for a, o in pairs)
+
+
+def gpus(stage):
+    """GPUs a job of `stage` (vae, explore) asks the scheduler for: one where the config sets
+    that stage's device to cuda. "auto" asks for none: a cluster cannot know in advance what a
+    node has, so a user who wants GPU nodes says cuda (README, "Clusters")."""
+    return 1 if config[stage]["device"] == "cuda" else 0

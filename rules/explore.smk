@@ -14,6 +14,8 @@ rule explore:
     conda:
         ENV
     threads: config["explore"]["threads"]
+    resources:
+        gpu=gpus("explore"),
     params:
         config=lambda wc: section_json(config, explore_sections(wc.algorithm)),
         device=config["explore"]["device"],

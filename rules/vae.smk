@@ -17,6 +17,7 @@ rule train_vae:
     threads: config["vae"]["threads"]
     resources:
         mem_mb=lambda wc, input: 4000 + 3 * input.size_mb,
+        gpu=gpus("vae"),
     params:
         config=section_json(config, TRAIN_SECTIONS),
         device=config["vae"]["device"],
@@ -47,6 +48,9 @@ rule vae_report:
     conda:
         ENV
     threads: config["vae"]["threads"]
+    resources:
+        mem_mb=lambda wc, input: 4000 + 2 * input.size_mb,
+        gpu=gpus("vae"),
     params:
         config=section_json(config, DIAGNOSE_SECTIONS),
         beta=config["vae"]["beta"],

@@ -1,4 +1,7 @@
 import copy
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -27,3 +30,28 @@ def tiny_config(paper_config) -> dict:
         "data": {"train": {"samples": 6, "shards": 1}, "valid": {"samples": 2, "shards": 1}},
         "anneal": {"sweeps": 40, "quench_sweeps": 10, "threads": 2},
     })
+
+
+def run_snakemake(root, workdir, *targets, extra=(), configfiles=(), env=None, timeout=600):
+    """Snakemake on the smoke preset, as a user types it; returns the process and its seconds."""
+    # targets first: --configfile takes several values and would swallow them
+    cmd = [sys.executable, "-m", "snakemake", *targets, "-s", str(root / "Snakefile"), "--directory", str(workdir),
+           "--cores", "2", *extra, "--configfile", str(root / "presets" / "smoke.yaml"), *map(str, configfiles)]
+    start = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r, time.perf_counter() - start
+
+
+@pytest.fixture(scope="session")
+def smoke(tmp_path_factory, root):
+    """The smoke DAG run locally: the training-data target first (timed, as the issue asks), then
+    the rest of the DAG (timed), then the full exploration matrix on top. Shared by the workflow
+    tests and the SLURM test, which compares its outputs with these."""
+    workdir = tmp_path_factory.mktemp("smoke")
+    _, train_seconds = run_snakemake(root, workdir, "results/data/train.zarr")
+    _, rest_seconds = run_snakemake(root, workdir)
+    matrix = workdir / "full_matrix.yaml"
+    matrix.write_text("explore: {full_matrix: true}\n")
+    run_snakemake(root, workdir, configfiles=[matrix])
+    return workdir, train_seconds, train_seconds + rest_seconds

@@ -1,0 +1,163 @@
+"""The SLURM profile against a real SLURM: the smoke DAG submitted through
+``--profile profiles/slurm`` to a single-node cluster this module starts (tests/slurm_cluster.py),
+its outputs compared with a local run's, and a job killed mid-run with scancel.
+
+Skips, naming the missing Debian packages, where SLURM is not installed; .ci/run installs them.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from latentspin import data
+from slurm_cluster import Cluster, memory_mb, missing_packages
+
+pytestmark = pytest.mark.slow
+
+MISSING = missing_packages()
+if MISSING:
+    pytest.skip(f"the SLURM test needs the Debian packages {' '.join(MISSING)} "
+                f"(apt-get install {' '.join(MISSING)}; .ci/run does this)", allow_module_level=True)
+
+# Status checks from the first second: the plugin's default (40 s) suits a busy production
+# cluster, not a test. The profile is otherwise used as it is.
+FAST = ("--slurm-init-seconds-before-status-checks", "1")
+PAPER_PAIRS = [("single_code", "energy"), ("genetic", "W"), ("genetic", "Mz"), ("genetic", "C"), ("genetic", "energy"),
+               ("stochastic", "Mz"), ("stochastic", "energy"), ("stochastic", "C_BC")]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    start = time.perf_counter()
+    c = Cluster(tmp_path_factory.mktemp("slurm"), os.cpu_count() or 1, memory_mb() - 1024).start()
+    c.setup_seconds = time.perf_counter() - start
+    yield c
+    c.stop()
+    alive = [name for name, p in c.procs.items() if p.poll() is None]
+    assert not alive, f"daemons still running after stop: {alive}"
+
+
+def slurm_snakemake(root, cluster, workdir, *args, configfiles=()):
+    """Snakemake through the SLURM profile, started in a process group of its own."""
+    cmd = [sys.executable, "-m", "snakemake", *args, "--profile", str(root / "profiles" / "slurm"),
+           "-s", str(root / "Snakefile"), "--directory", str(workdir), *FAST,
+           "--configfile", str(root / "presets" / "smoke.yaml"), *map(str, configfiles)]
+    return subprocess.Popen(cmd, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def finish(p, timeout: float) -> str:
+    """Snakemake's output once it exits; past `timeout` it is killed (with its group) and the
+    test fails rather than hangs."""
+    try:
+        return p.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        log = p.communicate()[0]
+        pytest.fail(f"snakemake still running after {timeout} s:\n{log[-3000:]}")
+
+
+def submitted_ids(log: str) -> list[str]:
+    return re.findall(r"submitted with SLURM jobid (\d+)", log)
+
+
+def sacct_states(cluster, ids) -> dict[str, str]:
+    out = cluster.run("sacct", "-X", "-n", "-P", "-o", "JobIDRaw,State", "-j", ",".join(ids)).stdout
+    return dict(line.split("|", 1) for line in out.splitlines() if line)
+
+
+def assert_same_outputs(local, remote):
+    """Bit for bit: the data, every paper pair's trajectory, the VAE table and the claims; the
+    metrics table but for its timings."""
+    stores = ["results/data/train.zarr", "results/data/valid.zarr"]
+    stores += [f"results/explore/{a}/{o}/trajectory.zarr" for a, o in PAPER_PAIRS]
+    for store in stores:
+        a, b = data.open_dataset(local / store), data.open_dataset(remote / store)
+        assert set(a.data_vars) == set(b.data_vars), store
+        for v in a.data_vars:
+            np.testing.assert_array_equal(a[v].values, b[v].values, err_msg=f"{store}: {v}")
+    for table in ("results/vae/diagnostics.csv", "results/claims.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(local / table), pd.read_csv(remote / table), obj=table)
+    key = ["algorithm", "objective"]
+    a = pd.read_csv(local / "results/explore/metrics.csv").set_index(key)
+    b = pd.read_csv(remote / "results/explore/metrics.csv").set_index(key)
+    timings = ["seconds", "decodes_per_s"]
+    pd.testing.assert_frame_equal(a.loc[b.index].drop(columns=timings), b.drop(columns=timings))
+
+
+def test_smoke_dag_through_the_slurm_profile_matches_a_local_run(smoke, cluster, root, tmp_path, capsys):
+    local, _, _ = smoke
+    start = time.perf_counter()
+    p = slurm_snakemake(root, cluster, tmp_path)
+    log = finish(p, 900)
+    seconds = time.perf_counter() - start
+    assert p.returncode == 0, log[-3000:]
+
+    ids = submitted_ids(log)
+    steps = int(re.search(r"(\d+) of \1 steps \(100%\) done", log).group(1))
+    assert len(ids) == steps - 1  # every job but the target rule `all` went through sbatch
+    assert set(sacct_states(cluster, ids).values()) == {"COMPLETED"}
+    controller = cluster.controller_log.read_text()
+    assert all(f"JobId={i} " in controller for i in ids)
+    assert_same_outputs(local, tmp_path)
+    with capsys.disabled():
+        print(f"\nSLURM: cluster up in {cluster.setup_seconds:.1f} s; smoke DAG {seconds:.0f} s, "
+              f"{len(ids)} SLURM jobs, all COMPLETED in sacct; outputs equal the local run's")
+
+
+def _start_a_long_job(root, cluster, workdir, *extra):
+    """Anneals one shard for far longer than the test waits; returns snakemake and the running
+    SLURM job id."""
+    (workdir / "long.yaml").write_text("anneal: {sweeps: 5000000}\n")
+    p = slurm_snakemake(root, cluster, workdir, "results/data/shards/valid/0.zarr", *extra,
+                        configfiles=[workdir / "long.yaml"])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        running = cluster.run("squeue", "-h", "-t", "R", "-o", "%i").stdout.split()
+        if running:
+            time.sleep(3)  # inside the annealing, mid-run
+            return p, running[0]
+        time.sleep(0.5)
+    os.killpg(p.pid, signal.SIGKILL)
+    pytest.fail(f"no job running within 60 s:\n{p.communicate()[0][-2000:]}")
+
+
+def _assert_rerun_plans_the_job(root, cluster, workdir):
+    out = workdir / "results/data/shards/valid/0.zarr"
+    assert not out.exists()  # nothing, not a partial store
+    dry = subprocess.run([sys.executable, "-m", "snakemake", "-n", "results/data/shards/valid/0.zarr",
+                          "-s", str(root / "Snakefile"), "--directory", str(workdir),
+                          "--configfile", str(root / "presets" / "smoke.yaml"), str(workdir / "long.yaml")],
+                         env=cluster.env, capture_output=True, text=True, timeout=120)
+    assert dry.returncode == 0 and re.search(r"anneal_shard\s+1", dry.stdout), dry.stdout[-2000:]
+
+
+def test_a_job_cancelled_mid_run_leaves_nothing_a_rerun_would_take_for_complete(cluster, root, tmp_path):
+    """scancel, then the user stops Snakemake (Ctrl-C) as the README says: no output, and a rerun
+    plans the job again."""
+    p, job = _start_a_long_job(root, cluster, tmp_path)
+    cluster.run("scancel", job)
+    deadline = time.monotonic() + 60
+    while not sacct_states(cluster, [job]).get(job, "").startswith("CANCELLED"):
+        assert time.monotonic() < deadline, "sacct never showed the job cancelled"
+        time.sleep(0.5)
+    os.killpg(p.pid, signal.SIGINT)
+    finish(p, 120)
+    _assert_rerun_plans_the_job(root, cluster, tmp_path)
+
+
+def test_with_squeue_status_snakemake_sees_the_cancellation_itself(cluster, root, tmp_path):
+    """The README's remedy for the plugin not recognizing sacct's 'CANCELLED by <uid>': with
+    squeue status queries Snakemake reports the cancelled job as failed and exits."""
+    p, job = _start_a_long_job(root, cluster, tmp_path, "--slurm-status-command", "squeue")
+    cluster.run("scancel", job)
+    log = finish(p, 180)
+    assert p.returncode != 0 and f"SLURM-job '{job}' failed" in log and "CANCELLED" in log, log[-2000:]
+    _assert_rerun_plans_the_job(root, cluster, tmp_path)
