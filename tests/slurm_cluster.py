@@ -240,11 +240,17 @@ class Cluster:
             "JobCompType=jobcomp/none",
             "MinJobAge=300",
             "KillWait=5",
+            # One GPU as a generic resource, so that jobs asking for --gpus are scheduled and the
+            # test can read the allocation in sacct. Its "device" is /dev/null (this machine has no
+            # GPU): a job that really uses CUDA still fails on it.
+            "GresTypes=gpu",
+            "AccountingStorageTRES=gres/gpu",
             f"NodeName={NODE} NodeHostname={host} NodeAddr=127.0.0.1 CPUs={self.cpus} "
-            f"RealMemory={self.memory_mb} State=UNKNOWN",
+            f"RealMemory={self.memory_mb} Gres=gpu:1 State=UNKNOWN",
             "PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
             "",
         ]))
+        (self.root / "etc" / "gres.conf").write_text(f"NodeName={NODE} Name=gpu Count=1 File=/dev/null\n")
         dbd = self.root / "etc" / "slurmdbd.conf"
         dbd.write_text("\n".join([
             "AuthType=auth/munge",

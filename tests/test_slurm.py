@@ -7,6 +7,7 @@ Skips, naming the missing Debian packages, where SLURM is not installed; .ci/run
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from latentspin import data
 from slurm_cluster import Cluster, memory_mb, missing_packages
@@ -161,3 +163,22 @@ def test_with_squeue_status_snakemake_sees_the_cancellation_itself(cluster, root
     log = finish(p, 180)
     assert p.returncode != 0 and f"SLURM-job '{job}' failed" in log and "CANCELLED" in log, log[-2000:]
     _assert_rerun_plans_the_job(root, cluster, tmp_path)
+
+
+def test_a_cuda_config_asks_slurm_for_a_gpu(smoke, cluster, root, tmp_path):
+    """vae.device: cuda makes the training job request one GPU (--gpus=1), and SLURM allocates
+    the node's GPU to it. On this GPU-less test node the job then fails with latentspin's own
+    error, before any training; on a node with CUDA it would train."""
+    local, _, _ = smoke
+    shutil.copytree(local / "results" / "data", tmp_path / "results" / "data")
+    (tmp_path / "cuda.yaml").write_text("vae: {device: cuda}\n")
+    p = slurm_snakemake(root, cluster, tmp_path, "results/vae/beta0.001/model.pt", configfiles=[tmp_path / "cuda.yaml"])
+    log = finish(p, 180)
+    (job,) = submitted_ids(log)  # the training job alone: the data were there
+    tres = cluster.run("sacct", "-X", "-n", "-P", "-o", "AllocTRES", "-j", job).stdout
+    assert "gres/gpu=1" in tres, tres
+    if torch.cuda.is_available():
+        assert p.returncode == 0, log[-2000:]
+    else:
+        assert p.returncode != 0
+        assert "CUDA" in (tmp_path / "results/logs/vae/train_beta0.001.log").read_text()
