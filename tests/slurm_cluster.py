@@ -292,17 +292,17 @@ class Cluster:
         self._kill_job_steps()
 
     def _kill_job_steps(self):
-        """slurmstepd processes of this cluster (they outlive slurmd by design): found through
-        their spool directory in /proc, killed by pid."""
-        spool = str(self.root / "spool")
+        """slurmstepd processes of this cluster's jobs, should any outlive slurmd (they may, by
+        design, after a scancel that came too late): recognized by their name and by this
+        cluster's SLURM_CONF in the environment they inherited from slurmd, killed by pid."""
+        mark = f"SLURM_CONF={self.conf}".encode()
         for proc in Path("/proc").glob("[0-9]*"):
             try:
-                if spool in (proc / "cmdline").read_bytes().decode(errors="replace") or \
-                        str(self.conf) in (proc / "environ").read_bytes().decode(errors="replace"):
+                if (proc / "cmdline").read_bytes().startswith(b"slurmstepd") and \
+                        mark in (proc / "environ").read_bytes().split(b"\0"):
                     os.kill(int(proc.name), signal.SIGKILL)
             except (OSError, ValueError):
                 continue
-
 
 if __name__ == "__main__":
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "slurm-test").resolve()
