@@ -15,11 +15,13 @@ rule anneal_shard:
     threads: config["anneal"]["threads"]
     resources:
         mem_mb=lambda wc, threads: 1000 + 100 * threads,
+        gpu=gpus("anneal"),
     params:
         config=section_json(config, ANNEAL_SECTIONS),
+        device=config["anneal"]["device"],
     shell:
         "python -m latentspin anneal --config {params.config:q} --split {wildcards.split} --shard {wildcards.shard}"
-        " --threads {threads} --out {output} 2> {log}"
+        " --device {params.device} --threads {threads} --out {output} 2> {log}"
 
 
 rule assemble_split:

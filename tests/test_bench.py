@@ -19,3 +19,14 @@ def test_bench_explore_reports_each_algorithm():
     rows = [line.split() for line in r.stdout.splitlines() if line.startswith(("single_code", "genetic", "stochastic"))]
     assert [row[0] for row in rows] == ["single_code", "genetic", "stochastic"]
     assert all(float(row[3]) > 0 for row in rows)
+
+
+def test_bench_anneal_adds_the_torch_kernel_on_request():
+    r = subprocess.run([sys.executable, "-m", "latentspin", "bench", "anneal", "--L", "16", "--sweeps", "2",
+                        "--seconds", "0.05", "--threads", "1", "--device", "cpu", "--batch", "4"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rows = [line.split() for line in r.stdout.splitlines() if line.startswith(("numba", "torch", "numpy"))]
+    assert [row[:3] for row in rows] == [["numba", "kernel", "1"], ["torch", "float64", "cpu"],
+                                         ["torch", "float32", "cpu"], ["numpy", "reference", "1"]]
+    assert all(float(row[-2]) > 0 for row in rows) and rows[-1][-1] == "1.0x"

@@ -13,6 +13,7 @@ BAD = {
     "L not a multiple of 16": ({"lattice": {"L": 40}}, "lattice.L"),
     "negative temperature": ({"anneal": {"T_end": -0.5}}, "anneal.T_end"),
     "unknown dmi": ({"hamiltonian": {"dmi": "chiral"}}, "hamiltonian.dmi"),
+    "unknown anneal device": ({"anneal": {"device": "gpu"}}, "anneal.device"),
     "more shards than samples": ({"data": {"valid": {"samples": 3, "shards": 5}}}, "data.valid.shards"),
     "T_start below T_end": ({"anneal": {"T_start": 0.001}}, "anneal.T_start"),
     "unknown key": ({"anneal": {"sweep": 10}}, "anneal"),
@@ -71,6 +72,19 @@ def test_cli_rejects_bad_config_before_work(root, tmp_path):
                         "--out", str(out)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     assert "hamiltonian.dmi" in r.stderr
+    assert not out.exists()
+
+
+def test_cli_anneal_on_cuda_without_a_gpu_names_the_key(root, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    out = tmp_path / "shard.zarr"
+    r = subprocess.run([sys.executable, "-m", "latentspin", "anneal", "--config", str(root / "config.yaml"),
+                        "--split", "train", "--shard", "0", "--device", "cuda", "--out", str(out)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "anneal.device is 'cuda'" in r.stderr, r.stderr[-2000:]
     assert not out.exists()
 
 

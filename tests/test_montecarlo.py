@@ -189,3 +189,31 @@ def test_schedule_rejects_bad_values(kwargs, key):
 def test_anneal_rejects_odd_lattice():
     with pytest.raises(ValueError, match="lattice.L"):
         mc.anneal(mc.sample_keys(0, "train", [0]), 15, Hamiltonian(), mc.Schedule(sweeps=1))
+
+
+def test_anneal_device_picks_the_kernel(monkeypatch):
+    """cpu: numba; cuda: the torch kernel on the GPU, an error naming anneal.device without one;
+    auto: cuda when torch sees a GPU, else numba. kernel="torch" runs the twin on the CPU."""
+    import torch
+
+    from latentspin.config import ConfigError
+
+    for has_cuda in (False, True):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: has_cuda)
+        assert mc.select_kernel("cpu") == ("numba", "cpu")
+        assert mc.select_kernel("auto") == (("torch", "cuda") if has_cuda else ("numba", "cpu"))
+        assert mc.select_kernel("cpu", kernel="torch") == ("torch", "cpu")
+        assert mc.select_kernel("auto", kernel="numba") == ("numba", "cpu")
+        if has_cuda:
+            assert mc.select_kernel("cuda") == ("torch", "cuda")
+        else:
+            with pytest.raises(ConfigError, match="anneal.device is 'cuda'"):
+                mc.select_kernel("cuda")
+    with pytest.raises(ConfigError, match="anneal.device must be one of"):
+        mc.select_kernel("gpu")
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        mc.select_kernel("cpu", kernel="jax")
+    with pytest.raises(ValueError, match="numba' runs on the CPU only"):
+        mc.select_kernel("cuda", kernel="numba")
+    assert "latentspin.kernels" in mc.kernel_description("numba", "cpu")
+    assert "torch_kernel, torch float64 on cuda" in mc.kernel_description("torch", "cuda")

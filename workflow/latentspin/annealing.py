@@ -18,7 +18,7 @@ from tqdm import tqdm
 from . import __version__, hamiltonian, physics
 from .config import ConfigError
 from .data import make_dataset, open_dataset, write_zarr
-from .montecarlo import Schedule, anneal, sample_keys
+from .montecarlo import Schedule, anneal, kernel_description, sample_keys, select_kernel
 from .physics import Hamiltonian
 
 
@@ -35,7 +35,9 @@ def observables(spins: np.ndarray, ham: Hamiltonian) -> dict[str, np.ndarray]:
     return {k: m[k].numpy() for k in ("energy", "W", "Mz")}
 
 
-def dataset_attrs(config: Mapping, split: str) -> dict:
+def dataset_attrs(config: Mapping, split: str, kernel: str = "numba", device: str = "cpu") -> dict:
+    """The attrs of a split's store; ``method`` names the kernel (and device) that annealed it, so
+    that shards of different kernels are not assembled into one split."""
     ham = config["hamiltonian"]
     schedule = Schedule.from_config(config["anneal"])
     return {
@@ -47,14 +49,18 @@ def dataset_attrs(config: Mapping, split: str) -> dict:
         "split": split,
         "samples_in_split": int(config["data"][split]["samples"]),
         "schedule": json.dumps(schedule.as_dict()),
-        "method": "checkerboard heat-bath Monte Carlo (latentspin.kernels), then zero-temperature sweeps",
+        "method": kernel_description(kernel, device),
         "latentspin_version": __version__,
     }
 
 
 def anneal_shard(config: Mapping, split: str, shard: int, out: str | Path, threads: int | None = None,
-                 progress: bool = True) -> Path:
-    """Anneal one shard of a split and write it as a Zarr store."""
+                 progress: bool = True, device: str | None = None, kernel: str | None = None) -> Path:
+    """Anneal one shard of a split and write it as a Zarr store.
+
+    `device` (auto, cpu, cuda; default: the config's ``anneal.device``, else auto) picks the
+    kernel as :func:`latentspin.montecarlo.select_kernel` does; `kernel` overrides it (tests).
+    """
     if split not in config["data"]:
         raise ConfigError(f"unknown split {split!r}; config data has {sorted(config['data'])}")
     spec = config["data"][split]
@@ -62,10 +68,12 @@ def anneal_shard(config: Mapping, split: str, shard: int, out: str | Path, threa
     ham = Hamiltonian.from_config(config["hamiltonian"])
     schedule = Schedule.from_config(config["anneal"])
     keys = sample_keys(config["seed"], split, samples)
+    kernel, device = select_kernel(config["anneal"].get("device", "auto") if device is None else device, kernel)
     with tqdm(total=len(samples), desc=f"anneal {split}/{shard}", unit="sample", disable=not progress,
               mininterval=2.0) as bar:
-        spins = anneal(keys, config["lattice"]["L"], ham, schedule, threads=threads, progress=bar.update)
-    attrs = dataset_attrs(config, split) | {"shard": shard, "shards": spec["shards"]}
+        spins = anneal(keys, config["lattice"]["L"], ham, schedule, threads=threads, progress=bar.update,
+                       device=device, kernel=kernel)
+    attrs = dataset_attrs(config, split, kernel, device) | {"shard": shard, "shards": spec["shards"]}
     return write_zarr(make_dataset(spins, samples, observables(spins, ham), attrs), out)
 
 

@@ -27,10 +27,13 @@ def _time(fn, min_seconds: float) -> float:
 
 
 def bench_anneal(L: int = 128, sweeps: int = 20, min_seconds: float = 2.0, threads: list[int] | None = None,
-                 ham: Hamiltonian | None = None) -> list[dict]:
+                 ham: Hamiltonian | None = None, torch_device: str | None = None, torch_batch: int = 100) -> list[dict]:
     """Spin updates per second of the numba kernel (whole annealing runs: random start, heat-bath
     sweeps over a cooling schedule, layout conversion) at each thread count, and of the NumPy
-    reference sweep on one thread."""
+    reference sweep on one thread. With `torch_device` (cpu, cuda, or auto: the GPU if torch sees
+    one), also of the torch kernel there, in float64 and float32: the same whole runs on batches
+    of `torch_batch` samples, with torch's threads on the CPU (each timing after one warm-up run;
+    on a GPU, waited for)."""
     ham = ham or Hamiltonian()
     dx, dy = (np.array(v) for v in ham.dmi_vectors())
     betas = 1.0 / Schedule(sweeps=sweeps, quench_sweeps=0).temperatures()
@@ -44,6 +47,8 @@ def bench_anneal(L: int = 128, sweeps: int = 20, min_seconds: float = 2.0, threa
         seconds = _time(lambda: kernels.anneal_batch(out, keys, betas, 0, ham.J, dx, dy), min_seconds)
         rows.append({"implementation": "numba kernel", "threads": t, "L": L,
                      "updates_per_s": n * sweeps * L * L / seconds})
+    if torch_device is not None:
+        rows += _bench_anneal_torch(L, betas, min_seconds, ham, torch_device, torch_batch)
     keys = sample_keys(0, "bench", range(2))
     spins = np.random.default_rng(0).normal(size=(2, 3, L, L))
     spins /= np.linalg.norm(spins, axis=1, keepdims=True)
@@ -53,6 +58,30 @@ def bench_anneal(L: int = 128, sweeps: int = 20, min_seconds: float = 2.0, threa
     numpy_rate = rows[-1]["updates_per_s"]
     for row in rows:
         row["vs_numpy"] = row["updates_per_s"] / numpy_rate
+    return rows
+
+
+def _bench_anneal_torch(L: int, betas: np.ndarray, min_seconds: float, ham: Hamiltonian, device: str,
+                        batch: int) -> list[dict]:
+    import torch
+
+    from . import torch_kernel
+    from .train import resolve_device
+
+    if batch < 1:
+        raise ValueError(f"torch batch must be >= 1, got {batch}")
+    dev = resolve_device(device)
+    keys = sample_keys(0, "bench", range(batch))
+    rows = []
+    for dtype in (torch.float64, torch.float32):
+        def run():
+            torch_kernel.anneal_batch(keys, L, ham, betas, 0, device=dev, dtype=dtype)
+            _synchronize(dev)
+
+        seconds = _time(run, min_seconds)
+        rows.append({"implementation": f"torch {str(dtype).removeprefix('torch.')} {dev.type}",
+                     "threads": torch.get_num_threads() if dev.type == "cpu" else "gpu", "L": L,
+                     "updates_per_s": batch * len(betas) * L * L / seconds})
     return rows
 
 
@@ -74,7 +103,7 @@ def format_table(rows: list[dict], columns: list[tuple[str, str, int, str]]) -> 
     return "\n".join(lines)
 
 
-ANNEAL_COLUMNS = [("implementation", "implementation", 18, "{}"), ("threads", "threads", 8, "{}"), ("L", "L", 6, "{}"),
+ANNEAL_COLUMNS = [("implementation", "implementation", 22, "{}"), ("threads", "threads", 8, "{}"), ("L", "L", 6, "{}"),
                   ("updates_per_s", "updates/s", 14, "{:.3e}"), ("vs_numpy", "vs numpy", 10, "{:.1f}x")]
 VAE_COLUMNS = [("operation", "operation", 20, "{}"), ("device", "device", 8, "{}"), ("threads", "threads", 9, "{}"),
                ("L", "L", 6, "{}"), ("batch", "batch", 7, "{}"), ("samples_per_s", "samples/s", 12, "{:.1f}")]

@@ -38,7 +38,7 @@ def cmd_anneal(args):
     from .annealing import anneal_shard
 
     config = cfg.load(args.config, cfg.ANNEAL_SECTIONS)
-    anneal_shard(config, args.split, args.shard, args.out, threads=args.threads)
+    anneal_shard(config, args.split, args.shard, args.out, threads=args.threads, device=args.device)
 
 
 def cmd_assemble(args):
@@ -302,15 +302,17 @@ def cmd_bench(args):
     from . import bench
 
     if args.stage == "anneal":
-        rows = bench.bench_anneal(L=args.L, sweeps=args.sweeps, min_seconds=args.seconds, threads=args.threads)
+        rows = bench.bench_anneal(L=args.L, sweeps=args.sweeps, min_seconds=args.seconds, threads=args.threads,
+                                  torch_device=args.device, torch_batch=args.batch)
         table = bench.format_table(rows, bench.ANNEAL_COLUMNS)
     elif args.stage == "vae":
         _set_torch_threads(args.threads[0] if args.threads else None)
-        rows = bench.bench_vae(L=args.L, batch_size=args.batch, min_seconds=args.seconds, device=args.device)
+        rows = bench.bench_vae(L=args.L, batch_size=args.batch, min_seconds=args.seconds, device=args.device or "auto")
         table = bench.format_table(rows, bench.VAE_COLUMNS)
     else:
         _set_torch_threads(args.threads[0] if args.threads else None)
-        rows = bench.bench_explore(L=args.L, device=args.device, min_seconds=args.seconds, population=args.batch)
+        rows = bench.bench_explore(L=args.L, device=args.device or "auto", min_seconds=args.seconds,
+                                   population=args.batch)
         table = bench.format_table(rows, bench.EXPLORE_COLUMNS)
         table += "\n(stochastic: hours per 10,000 steps; the paper's runs take several such phases)"
     print(f"# latentspin {__version__} {args.stage} benchmark, {bench.machine_line()}")
@@ -338,7 +340,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--split", required=True)
     q.add_argument("--shard", type=int, required=True)
     q.add_argument("--out", required=True)
-    q.add_argument("--threads", type=int, default=None, help="default: all cores")
+    q.add_argument("--threads", type=int, default=None, help="numba kernel threads (default: all cores)")
+    q.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"],
+                   help="cpu: the numba kernel; cuda: the torch kernel on the GPU; auto: cuda if torch sees a GPU, "
+                        "else cpu (default: the config's anneal.device)")
 
     q = command("assemble", cmd_assemble, "concatenate shard stores into one split store")
     q.add_argument("--out", required=True)
@@ -410,8 +415,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("stage", choices=["anneal", "vae", "explore"])
     q.add_argument("--L", type=int, default=128)
     q.add_argument("--sweeps", type=int, default=20, help="anneal: sweeps per timed run")
-    q.add_argument("--batch", type=int, default=100, help="vae, explore: batch size / population")
-    q.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="vae, explore: device")
+    q.add_argument("--batch", type=int, default=100,
+                   help="vae, explore: batch size / population; anneal: samples per torch-kernel batch")
+    q.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"],
+                   help="vae, explore: device (default auto); anneal: also time the torch kernel there (auto: the "
+                        "GPU if torch sees one, else the CPU), beside the numba kernel")
     q.add_argument("--seconds", type=float, default=2.0, help="minimum timing per measurement")
     q.add_argument("--threads", type=int, action="append", help="thread counts (anneal default: 1 and all)")
     return p

@@ -2,8 +2,10 @@
 
 The annealing stage of the DAG: each sample starts from random spins, is cooled by checkerboard
 heat-bath sweeps along a :class:`Schedule`, and ends with zero-temperature sweeps (a quench) that
-set every spin parallel to its local field. The numba kernels live in :mod:`latentspin.kernels`;
-this module holds the schedule, the random keys and the batched driver.
+set every spin parallel to its local field. The numba kernels live in :mod:`latentspin.kernels`,
+their torch twin (same random numbers, same draw; for GPUs) in :mod:`latentspin.torch_kernel`;
+this module holds the schedule, the random keys, the choice of kernel (``anneal.device``) and
+the batched driver. torch is imported only when the torch kernel, or ``auto``, asks for it.
 """
 
 from __future__ import annotations
@@ -16,9 +18,16 @@ import numba
 import numpy as np
 
 from . import kernels
+from .config import ConfigError
 from .hamiltonian import Hamiltonian
 
 COOLING_LAWS = ("linear", "exponential")
+ANNEAL_DEVICES = ("auto", "cpu", "cuda")  # what users choose (anneal.device)
+KERNELS = ("numba", "torch")  # what runs; "torch" on the CPU is for tests and benchmarks
+TORCH_DTYPES = ("float64", "float32")
+# samples per batch of the torch kernel: at most this many sites (2**24 = 1024 lattices of 128²,
+# about 0.4 GB of float64 spins, a few GB with the temporaries of a half sweep)
+TORCH_BATCH_SITES = 2**24
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,45 @@ def set_threads(threads: int | None) -> int:
     return threads
 
 
+def select_kernel(device: str = "cpu", kernel: str | None = None) -> tuple[str, str]:
+    """The annealing kernel and its device, (kernel, device), for ``anneal.device``:
+
+    * ``cpu``: the numba kernel;
+    * ``cuda``: the torch kernel on the GPU; a ConfigError naming the key if torch sees no GPU;
+    * ``auto``: ``cuda`` if torch sees a GPU, else ``cpu``.
+
+    `kernel` ("numba" or "torch") overrides the choice of kernel, not of device: the tests and
+    benchmarks run the torch kernel on the CPU with ``kernel="torch"`` (device cpu, or auto
+    without a GPU); the numba kernel runs on the CPU only.
+    """
+    if device not in ANNEAL_DEVICES:
+        raise ConfigError(f"anneal.device must be one of {ANNEAL_DEVICES}, got {device!r}")
+    if kernel is not None and kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {KERNELS} (or None: chosen by anneal.device), got {kernel!r}")
+    if device == "cpu" or kernel == "numba":
+        if kernel == "numba" and device == "cuda":
+            raise ValueError("kernel 'numba' runs on the CPU only; anneal.device 'cuda' needs the torch kernel")
+        return kernel or "numba", "cpu"
+    import torch
+
+    has_cuda = torch.cuda.is_available()
+    if device == "cuda" and not has_cuda:
+        raise ConfigError("anneal.device is 'cuda' but torch sees no CUDA device (use 'auto' or 'cpu')")
+    if has_cuda:
+        return "torch", "cuda"
+    return kernel or "numba", "cpu"
+
+
+def kernel_description(kernel: str, device: str, dtype: str = "float64") -> str:
+    """What produced a dataset, for its ``method`` attribute."""
+    if kernel == "numba":
+        return "checkerboard heat-bath Monte Carlo (latentspin.kernels), then zero-temperature sweeps"
+    if kernel == "torch":
+        return (f"checkerboard heat-bath Monte Carlo (latentspin.torch_kernel, torch {dtype} on {device}), "
+                "then zero-temperature sweeps")
+    raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
+
+
 def anneal(
     keys: np.ndarray,
     L: int,
@@ -97,21 +145,58 @@ def anneal(
     *,
     threads: int | None = None,
     progress: Callable[[int], object] | None = None,
+    device: str = "cpu",
+    kernel: str | None = None,
+    dtype: str = "float64",
+    batch_size: int | None = None,
 ) -> np.ndarray:
     """Anneal one sample per key; returns float32 spins of shape (n, 3, L, L).
 
-    Samples run one per thread, in chunks of `threads`; `progress(k)` is called after each
-    chunk with the number of samples it finished (e.g. ``tqdm.update``).
+    `device` is ``anneal.device`` (cpu, cuda or auto) and picks the kernel
+    (:func:`select_kernel`; `kernel` overrides it). Each sample depends only on its key and the
+    schedule, whatever the batch, the threads or the shard; the two kernels draw the same random
+    numbers, but their samples of one key part ways during the anneal (chaotic dynamics amplify
+    the ulp-level differences of exp, log1p, sin and cos), so a dataset records which one ran.
+
+    numba: samples run one per thread, in chunks of `threads`. torch: batches of `batch_size`
+    samples (default: :data:`TORCH_BATCH_SITES` sites) in `dtype` (float64, or float32 for GPU
+    speed); `threads` is not used (torch keeps its own thread count). `progress(k)` is called
+    after each chunk or batch with the number of samples it finished (e.g. ``tqdm.update``).
     """
     _check_lattice(L)
     keys = np.ascontiguousarray(keys, dtype=np.uint64).reshape(-1, 2)
-    threads = set_threads(threads)
+    kernel, device = select_kernel(device, kernel)
     betas = 1.0 / schedule.temperatures()
+    if kernel == "torch":
+        return _anneal_torch(keys, L, ham, betas, schedule.quench_sweeps, device, dtype, batch_size, progress)
+    threads = set_threads(threads)
     dx, dy = (np.array(v, dtype=np.float64) for v in ham.dmi_vectors())
     out = np.empty((len(keys), 3, L, L), dtype=np.float32)
     for start in range(0, len(keys), threads):
         stop = min(start + threads, len(keys))
         kernels.anneal_batch(out[start:stop], keys[start:stop], betas, schedule.quench_sweeps, ham.J, dx, dy)
+        if progress is not None:
+            progress(stop - start)
+    return out
+
+
+def _anneal_torch(keys, L, ham, betas, n_quench, device, dtype, batch_size, progress) -> np.ndarray:
+    import torch
+
+    from . import torch_kernel
+
+    if dtype not in TORCH_DTYPES:
+        raise ValueError(f"dtype must be one of {TORCH_DTYPES}, got {dtype!r}")
+    if batch_size is None:
+        batch_size = max(1, TORCH_BATCH_SITES // (L * L))
+    elif batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    out = np.empty((len(keys), 3, L, L), dtype=np.float32)
+    for start in range(0, len(keys), batch_size):
+        stop = min(start + batch_size, len(keys))
+        spins = torch_kernel.anneal_batch(keys[start:stop], L, ham, betas, n_quench, device=device,
+                                          dtype=getattr(torch, dtype))
+        out[start:stop] = spins.cpu().numpy()
         if progress is not None:
             progress(stop - start)
     return out

@@ -23,6 +23,9 @@ from .outputs import atomic, derive_seed, write_csv
 from .vae import VAE, VAEConfig, kl_divergence, reconstruction_loss, save_model
 
 
+PRECISIONS = ("float32", "bfloat16")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     beta: float
@@ -31,10 +34,13 @@ class TrainConfig:
     lr: float = 1e-3
     adam_betas: tuple[float, float] = (0.9, 0.999)
     seed: int = 0
+    precision: str = "float32"  # or "bfloat16": autocast of the forward pass (weights stay float32)
 
     def __post_init__(self):
         if not self.beta > 0:
             raise ValueError(f"vae beta must be > 0, got {self.beta}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"vae.training.precision must be one of {PRECISIONS}, got {self.precision!r}")
         object.__setattr__(self, "adam_betas", tuple(self.adam_betas))
 
 
@@ -47,7 +53,7 @@ def train_config(config: Mapping, beta: float) -> TrainConfig:
     # one seed per (master seed, beta): models of different beta start from different weights
     seed = derive_seed(config["seed"], "vae", repr(float(beta)))
     return TrainConfig(beta=beta, epochs=v["epochs"], batch_size=v["batch_size"], lr=v["lr"],
-                       adam_betas=tuple(v["adam_betas"]), seed=seed)
+                       adam_betas=tuple(v["adam_betas"]), seed=seed, precision=v["precision"])
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -108,17 +114,21 @@ def fit(model: VAE, train_x: torch.Tensor, valid_x: torch.Tensor, tcfg: TrainCon
         t0 = time.perf_counter()
         model.train()
         perm = torch.randperm(n, generator=generator, device=device)
-        rc_sum = kl_sum = 0.0
+        # summed on the device, read once per epoch: no host-device synchronization per batch
+        # (float64 sums of the float32 losses, the same numbers as Python floats would give)
+        sums = torch.zeros(2, dtype=torch.float64, device=device)
         for s in _batches(n, tcfg.batch_size):
             x = train_x[perm[s]]
-            x_out, mu, logvar = model(x, generator)
-            rc, kl = reconstruction_loss(x, x_out), kl_divergence(mu, logvar)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=tcfg.precision == "bfloat16"):
+                x_out, mu, logvar = model(x, generator)
+            # the losses in float32 whatever the forward pass's precision
+            rc, kl = reconstruction_loss(x, x_out.float()), kl_divergence(mu.float(), logvar.float())
             loss = rc + tcfg.beta * kl
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            rc_sum += rc.item() * len(x)
-            kl_sum += kl.item() * len(x)
+            sums += torch.stack([rc.detach(), kl.detach()]).double() * len(x)
+        rc_sum, kl_sum = sums.tolist()
         valid = evaluate(model, valid_x, tcfg.batch_size)
         row = {"epoch": epoch + 1, "train_rc": rc_sum / n, "train_kl": kl_sum / n,
                "train_loss": (rc_sum + tcfg.beta * kl_sum) / n, "valid_rc": valid["rc"], "valid_kl": valid["kl"],
