@@ -30,3 +30,20 @@ def test_bench_anneal_adds_the_torch_kernel_on_request():
     assert [row[:3] for row in rows] == [["numba", "kernel", "1"], ["torch", "float64", "cpu"],
                                          ["torch", "float32", "cpu"], ["numpy", "reference", "1"]]
     assert all(float(row[-2]) > 0 for row in rows) and rows[-1][-1] == "1.0x"
+
+
+def test_bench_all_writes_one_table_of_every_stage_with_its_ratio_to_the_cpu_path(tmp_path):
+    import pandas as pd
+
+    r = subprocess.run([sys.executable, "-m", "latentspin", "bench", "all", "--Ls", "16", "--L", "32", "--batch", "4",
+                        "--sweeps", "2", "--seconds", "0.05", "--device", "cpu", "--csv", str(tmp_path / "b.csv")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    table = pd.read_csv(tmp_path / "b.csv")
+    assert list(table["stage"]) == ["anneal"] * 3 + ["train", "decode", "decode", "explore", "explore", "explore"]
+    assert list(table["measurement"][-3:]) == ["single_code", "genetic", "stochastic"]
+    assert (table["value"] > 0).all() and (table["cpu_value"] > 0).all()
+    assert (table["vs_cpu"] == table["value"] / table["cpu_value"]).all()
+    assert table.loc[0, "vs_cpu"] == 1.0 and table["device"].iloc[-1] == "cpu"  # the numba row is the CPU path
+    assert table["torch"].iloc[0].startswith("2.") and table["gpu"].isna().all()  # versions; no GPU here
+    assert "torch kernel float32" in r.stdout and "GPU none" in r.stdout

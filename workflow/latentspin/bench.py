@@ -208,3 +208,74 @@ def bench_explore(L: int = 128, device: str = "auto", min_seconds: float = 2.0, 
         rows.append({"algorithm": name, "device": str(dev), "L": L, "decodes_per_s": rate,
                      "paper_hours": paper_decodes[name] / rate / 3600})
     return rows
+
+
+# --- every stage, one table ----------------------------------------------------------------------
+
+ALL_COLUMNS = [("stage", "stage", 9, "{}"), ("measurement", "measurement", 24, "{}"), ("L", "L", 5, "{}"),
+               ("device", "device", 8, "{}"), ("value", "value", 12, "{:.3e}"), ("unit", "unit", 14, "{}"),
+               ("cpu_value", "CPU path", 12, "{:.3e}"), ("vs_cpu", "vs CPU", 9, "{:.2f}x")]
+
+
+def versions(device) -> dict:
+    """What a benchmark row was measured with: package versions, the CPU and the GPU."""
+    import torch
+
+    from . import __version__
+
+    return {"latentspin": __version__, "torch": torch.__version__, "numba": numba.__version__,
+            "numpy": np.__version__, "python": platform.python_version(),
+            "cpu": f"{platform.machine()} x{os.cpu_count()}",
+            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else ""}
+
+
+def bench_all(Ls=(32, 64, 128, 256), train_L: int = 128, device: str = "auto", min_seconds: float = 1.0,
+              sweeps: int = 10, batch: int = 100, progress: bool = True) -> list[dict]:
+    """Every stage on `device` beside its CPU path, as rows of one table: annealing updates/s at
+    each L (torch kernel in float32 and float64 on the device against the numba kernel on all CPU
+    threads); training samples/s, decodes/s and each explorer's iterations/s (of `batch` decodes
+    each) at `train_L` (on the device against torch on the CPU). ``vs_cpu`` is value / cpu_value. On a machine without a GPU
+    the device is the CPU too, and the ratios compare the torch kernel with numba."""
+    from tqdm import tqdm
+
+    from .train import resolve_device
+
+    dev = resolve_device(device)
+    cpu_too = dev.type != "cpu"
+    rows: list[dict] = []
+    bar = tqdm(total=len(Ls) + 2 * (1 + cpu_too), desc="bench", unit="part", disable=not progress)
+    for L in Ls:
+        anneal_rows = bench_anneal(L=L, sweeps=sweeps, min_seconds=min_seconds,
+                                   threads=[numba.config.NUMBA_NUM_THREADS], torch_device=str(dev), torch_batch=batch)
+        numba_rate = anneal_rows[0]["updates_per_s"]
+        rows.append({"stage": "anneal", "measurement": f"numba kernel x{anneal_rows[0]['threads']}", "L": L,
+                     "device": "cpu", "value": numba_rate, "unit": "updates/s", "cpu_value": numba_rate})
+        for r in anneal_rows:
+            if r["implementation"].startswith("torch"):
+                dtype = r["implementation"].split()[1]
+                rows.append({"stage": "anneal", "measurement": f"torch kernel {dtype}", "L": L, "device": dev.type,
+                             "value": r["updates_per_s"], "unit": "updates/s", "cpu_value": numba_rate})
+        bar.update(1)
+    vae = {d: bench_vae(L=train_L, batch_size=batch, min_seconds=min_seconds, device=d)
+           for d in (str(dev), "cpu") if d == str(dev) or cpu_too}
+    bar.update(1 + cpu_too)
+    cpu_vae = vae["cpu" if cpu_too else str(dev)]
+    for r, c in zip(vae[str(dev)], cpu_vae):
+        stage = "train" if r["operation"] == "train step" else "decode"
+        rows.append({"stage": stage, "measurement": r["operation"], "L": train_L, "device": dev.type,
+                     "value": r["samples_per_s"], "unit": "samples/s", "cpu_value": c["samples_per_s"]})
+    explore = {d: bench_explore(L=train_L, device=d, min_seconds=min_seconds, population=batch)
+               for d in (str(dev), "cpu") if d == str(dev) or cpu_too}
+    bar.update(1 + cpu_too)
+    bar.close()
+    for r, c in zip(explore[str(dev)], explore["cpu" if cpu_too else str(dev)]):
+        # an iteration: an Adam step of `batch` codes, a generation of `batch` individuals, a
+        # stochastic step of `batch` samples
+        rows.append({"stage": "explore", "measurement": r["algorithm"], "L": train_L, "device": dev.type,
+                     "value": r["decodes_per_s"] / batch, "unit": "iterations/s",
+                     "cpu_value": c["decodes_per_s"] / batch})
+    info = versions(dev)
+    for r in rows:
+        r["vs_cpu"] = r["value"] / r["cpu_value"]
+        r.update(info)
+    return rows

@@ -309,12 +309,26 @@ def cmd_bench(args):
         _set_torch_threads(args.threads[0] if args.threads else None)
         rows = bench.bench_vae(L=args.L, batch_size=args.batch, min_seconds=args.seconds, device=args.device or "auto")
         table = bench.format_table(rows, bench.VAE_COLUMNS)
-    else:
+    elif args.stage == "explore":
         _set_torch_threads(args.threads[0] if args.threads else None)
         rows = bench.bench_explore(L=args.L, device=args.device or "auto", min_seconds=args.seconds,
                                    population=args.batch)
         table = bench.format_table(rows, bench.EXPLORE_COLUMNS)
         table += "\n(stochastic: hours per 10,000 steps; the paper's runs take several such phases)"
+    else:  # all
+        rows = bench.bench_all(Ls=args.Ls or (32, 64, 128, 256), train_L=args.L, device=args.device or "auto",
+                               min_seconds=args.seconds, sweeps=args.sweeps, batch=args.batch)
+        v = rows[0]
+        table = bench.format_table(rows, bench.ALL_COLUMNS)
+        table += (f"\n(torch {v['torch']}, numba {v['numba']}, numpy {v['numpy']}, python {v['python']}; "
+                  f"CPU {v['cpu']}; GPU {v['gpu'] or 'none'}. CPU path: numba on all threads for annealing, "
+                  "torch on the CPU otherwise)")
+        if args.csv:
+            from .outputs import write_csv
+
+            import pandas as pd
+
+            write_csv(pd.DataFrame(rows), args.csv)
     print(f"# latentspin {__version__} {args.stage} benchmark, {bench.machine_line()}")
     print(table)
 
@@ -412,8 +426,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--run", action="append", help="ALGORITHM/OBJECTIVE=trajectory.zarr of an explored pair")
 
     q = command("bench", cmd_bench, "throughput benchmark of a stage")
-    q.add_argument("stage", choices=["anneal", "vae", "explore"])
-    q.add_argument("--L", type=int, default=128)
+    q.add_argument("stage", choices=["anneal", "vae", "explore", "all"],
+                   help="all: every stage on --device beside its CPU path, one table (and --csv)")
+    q.add_argument("--L", type=int, default=128, help="lattice size (all: of the VAE and explorer rows)")
+    q.add_argument("--Ls", type=int, nargs="+", help="all: annealing lattice sizes (default 32 64 128 256)")
+    q.add_argument("--csv", help="all: also write the table as CSV, with versions, to this path")
     q.add_argument("--sweeps", type=int, default=20, help="anneal: sweeps per timed run")
     q.add_argument("--batch", type=int, default=100,
                    help="vae, explore: batch size / population; anneal: samples per torch-kernel batch")
