@@ -1,0 +1,92 @@
+"""The GPU paths against the CPU ones: annealing, training, exploration.
+
+They run where torch sees CUDA and skip elsewhere, saying so. ``LATENTSPIN_TEST_DEVICE=cpu``
+runs them with the CPU standing in for the GPU, which checks the tests themselves on a machine
+without one (the comparisons then pit the torch paths against numba and against themselves).
+"""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from scipy import stats
+
+from latentspin import config as cfg, exploration, kernels, montecarlo as mc, physics, torch_kernel as tk, train
+from latentspin.hamiltonian import Hamiltonian
+from latentspin.vae import VAE, VAEConfig
+
+DEVICE = torch.device(os.environ.get("LATENTSPIN_TEST_DEVICE", "cuda"))
+if DEVICE.type == "cuda" and not torch.cuda.is_available():
+    pytest.skip("CUDA is not available: the GPU paths are tested on a GPU machine "
+                "(LATENTSPIN_TEST_DEVICE=cpu checks these tests on the CPU)", allow_module_level=True)
+
+HAM = Hamiltonian(J=1.0, D=0.3, dmi="bloch")
+SMALL = dict(latent_dim=8, encoder_channels=(4, 6, 8, 8), decoder_channels=(8, 6, 4, 3), dense=16)
+
+
+def test_one_sweep_on_the_device_is_the_numba_kernels():
+    """The same state and keys: one float64 heat-bath sweep agrees with numba's to rounding."""
+    L, n = 16, 6
+    keys = mc.sample_keys(3, "gpu", range(n))
+    rng = np.random.default_rng(0)
+    s = rng.normal(size=(n, 3, L, L))
+    s /= np.linalg.norm(s, axis=1, keepdims=True)
+    dx, dy = (np.array(v) for v in HAM.dmi_vectors())
+    ours = tk.sweep_batch(torch.from_numpy(s).to(DEVICE), keys, 1.0 / 0.7, 5, HAM).cpu().numpy()
+    theirs = s.copy()
+    kernels.sweep_batch(theirs, keys, 1.0 / 0.7, 5, HAM.J, dx, dy)
+    np.testing.assert_allclose(ours, theirs, atol=1e-12)
+
+
+def test_annealing_on_the_device_has_the_cpu_kernels_statistics():
+    """A few hundred annealed samples of each kernel (different keys): ε, Mz, W and the dominant
+    wavelength agree within sampling error (Welch's t-test and the two-sample KS test)."""
+    L, n = 32, 256
+    schedule = mc.Schedule(sweeps=200, quench_sweeps=50)
+    gpu = mc.anneal(mc.sample_keys(1, "gpu-stats", range(n)), L, HAM, schedule, device=DEVICE.type, kernel="torch")
+    cpu = mc.anneal(mc.sample_keys(2, "gpu-stats", range(n)), L, HAM, schedule, device="cpu")
+    a, b = (physics.measure(torch.from_numpy(x), HAM) for x in (gpu, cpu))
+    for q in ("energy", "Mz", "W"):
+        assert stats.ttest_ind(a[q].numpy(), b[q].numpy(), equal_var=False).pvalue > 1e-3, q
+    for q in ("energy", "Mz"):
+        assert stats.ks_2samp(a[q].numpy(), b[q].numpy()).pvalue > 1e-3, q
+    wl = [physics.dominant_wavelength(torch.from_numpy(x).double()).numpy() for x in (gpu, cpu)]
+    assert stats.ks_2samp(*wl).pvalue > 1e-3
+
+
+def _data(n, L=32, seed=0):
+    keys = mc.sample_keys(seed, "gpu-train", range(n))
+    return torch.from_numpy(mc.anneal(keys, L, HAM, mc.Schedule(sweeps=60, quench_sweeps=20)))
+
+
+@pytest.mark.parametrize("precision", train.PRECISIONS)
+def test_training_on_the_device_follows_the_cpu(tmp_path, precision):
+    """Two epochs from the same weights and batches: the device's losses are the CPU's within
+    0.5 % in float32 (different kernels sum in different orders) and 5 % in bfloat16."""
+    x, v = _data(32), _data(8, seed=1)
+    histories = {}
+    for device in ("cpu", DEVICE.type):
+        torch.manual_seed(0)
+        model = VAE(VAEConfig(L=32, **SMALL)).to(device)
+        tcfg = train.TrainConfig(beta=0.01, epochs=2, batch_size=8, seed=3, precision=precision)
+        histories[device] = train.fit(model, x.to(device), v.to(device), tcfg, tmp_path / f"{device}.pt", {},
+                                      progress=False)
+    rtol = 5e-3 if precision == "float32" else 5e-2
+    np.testing.assert_allclose(histories[DEVICE.type]["valid_rc"], histories["cpu"]["valid_rc"], rtol=rtol)
+
+
+def test_explorers_run_on_the_device(root, tmp_path):
+    """Each algorithm on the device: its trajectory and final states come back to the host,
+    finite, and the relaxation check (numba, on the host) never raises the energy."""
+    config = cfg.merge(yaml.safe_load((root / "config.yaml").read_text()),
+                       yaml.safe_load((root / "presets" / "smoke.yaml").read_text()))
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(L=32, **SMALL))
+    model.extra = {"beta": 1e-3}
+    for algorithm, objective in (("single_code", "energy"), ("genetic", "W"), ("stochastic", "Mz")):
+        ds, summary = exploration.run_pair(config, algorithm, objective, model, device=DEVICE, progress=False)
+        assert summary["device"] == str(DEVICE) and summary["decodes"] > 0
+        assert np.isfinite(ds["final_spins"].values).all()
+        assert summary["relaxed_energy"] <= summary["final_energy"] + 1e-9
