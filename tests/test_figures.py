@@ -30,7 +30,7 @@ def spin_panels(fig):
 
 
 def test_nodal_mask_finds_the_defect_and_nothing_in_a_spiral():
-    masks = figures.nodal_mask(np.stack([with_defect(spirals(1)), spirals(1)[0]]), HAM, -1.5)
+    masks = figures.nodal_mask(figures.local_energy(np.stack([with_defect(spirals(1)), spirals(1)[0]]), HAM), -1.5)
     assert list(zip(*np.nonzero(masks[0]))) == [(10, 20)]
     assert not masks[1].any()
 

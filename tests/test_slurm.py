@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import torch
 
+from conftest import run_snakemake
 from latentspin import data
 from slurm_cluster import Cluster, memory_mb, missing_packages
 
@@ -134,11 +135,9 @@ def _start_a_long_job(root, cluster, workdir, *extra):
 def _assert_rerun_plans_the_job(root, cluster, workdir):
     out = workdir / "results/data/shards/valid/0.zarr"
     assert not out.exists()  # nothing, not a partial store
-    dry = subprocess.run([sys.executable, "-m", "snakemake", "-n", "results/data/shards/valid/0.zarr",
-                          "-s", str(root / "Snakefile"), "--directory", str(workdir),
-                          "--configfile", str(root / "presets" / "smoke.yaml"), str(workdir / "long.yaml")],
-                         env=cluster.env, capture_output=True, text=True, timeout=120)
-    assert dry.returncode == 0 and re.search(r"anneal_shard\s+1", dry.stdout), dry.stdout[-2000:]
+    dry, _ = run_snakemake(root, workdir, "results/data/shards/valid/0.zarr", extra=("-n",),
+                           configfiles=[workdir / "long.yaml"], env=cluster.env, timeout=120)
+    assert re.search(r"anneal_shard\s+1", dry.stdout), dry.stdout[-2000:]
 
 
 def test_a_job_cancelled_mid_run_leaves_nothing_a_rerun_would_take_for_complete(cluster, root, tmp_path):

@@ -79,7 +79,8 @@ def _bench_anneal_torch(L: int, betas: np.ndarray, min_seconds: float, ham: Hami
             _synchronize(dev)
 
         seconds = _time(run, min_seconds)
-        rows.append({"implementation": f"torch {str(dtype).removeprefix('torch.')} {dev.type}",
+        name = str(dtype).removeprefix("torch.")
+        rows.append({"implementation": f"torch {name} {dev.type}", "dtype": name,
                      "threads": torch.get_num_threads() if dev.type == "cpu" else "gpu", "L": L,
                      "updates_per_s": batch * len(betas) * L * L / seconds})
     return rows
@@ -234,8 +235,9 @@ def bench_all(Ls=(32, 64, 128, 256), train_L: int = 128, device: str = "auto", m
     """Every stage on `device` beside its CPU path, as rows of one table: annealing updates/s at
     each L (torch kernel in float32 and float64 on the device against the numba kernel on all CPU
     threads); training samples/s, decodes/s and each explorer's iterations/s (of `batch` decodes
-    each) at `train_L` (on the device against torch on the CPU). ``vs_cpu`` is value / cpu_value. On a machine without a GPU
-    the device is the CPU too, and the ratios compare the torch kernel with numba."""
+    each) at `train_L` (on the device against torch on the CPU). ``vs_cpu`` is value / cpu_value.
+    On a machine without a GPU the device is the CPU too, and the ratios compare the torch kernel
+    with numba."""
     from tqdm import tqdm
 
     from .train import resolve_device
@@ -251,24 +253,23 @@ def bench_all(Ls=(32, 64, 128, 256), train_L: int = 128, device: str = "auto", m
         rows.append({"stage": "anneal", "measurement": f"numba kernel x{anneal_rows[0]['threads']}", "L": L,
                      "device": "cpu", "value": numba_rate, "unit": "updates/s", "cpu_value": numba_rate})
         for r in anneal_rows:
-            if r["implementation"].startswith("torch"):
-                dtype = r["implementation"].split()[1]
-                rows.append({"stage": "anneal", "measurement": f"torch kernel {dtype}", "L": L, "device": dev.type,
-                             "value": r["updates_per_s"], "unit": "updates/s", "cpu_value": numba_rate})
+            if "dtype" in r:  # the torch kernel's rows
+                rows.append({"stage": "anneal", "measurement": f"torch kernel {r['dtype']}", "L": L,
+                             "device": dev.type, "value": r["updates_per_s"], "unit": "updates/s",
+                             "cpu_value": numba_rate})
         bar.update(1)
-    vae = {d: bench_vae(L=train_L, batch_size=batch, min_seconds=min_seconds, device=d)
-           for d in (str(dev), "cpu") if d == str(dev) or cpu_too}
-    bar.update(1 + cpu_too)
-    cpu_vae = vae["cpu" if cpu_too else str(dev)]
-    for r, c in zip(vae[str(dev)], cpu_vae):
+    # the torch stages on the device and, where that is a GPU, on the CPU too
+    devices = [str(dev), "cpu"] if cpu_too else [str(dev)]
+    vae = [bench_vae(L=train_L, batch_size=batch, min_seconds=min_seconds, device=d) for d in devices]
+    bar.update(len(devices))
+    for r, c in zip(vae[0], vae[-1]):
         stage = "train" if r["operation"] == "train step" else "decode"
         rows.append({"stage": stage, "measurement": r["operation"], "L": train_L, "device": dev.type,
                      "value": r["samples_per_s"], "unit": "samples/s", "cpu_value": c["samples_per_s"]})
-    explore = {d: bench_explore(L=train_L, device=d, min_seconds=min_seconds, population=batch)
-               for d in (str(dev), "cpu") if d == str(dev) or cpu_too}
-    bar.update(1 + cpu_too)
+    explore = [bench_explore(L=train_L, device=d, min_seconds=min_seconds, population=batch) for d in devices]
+    bar.update(len(devices))
     bar.close()
-    for r, c in zip(explore[str(dev)], explore["cpu" if cpu_too else str(dev)]):
+    for r, c in zip(explore[0], explore[-1]):
         # an iteration: an Adam step of `batch` codes, a generation of `batch` individuals, a
         # stochastic step of `batch` samples
         rows.append({"stage": "explore", "measurement": r["algorithm"], "L": train_L, "device": dev.type,

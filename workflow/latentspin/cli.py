@@ -324,9 +324,9 @@ def cmd_bench(args):
                   f"CPU {v['cpu']}; GPU {v['gpu'] or 'none'}. CPU path: numba on all threads for annealing, "
                   "torch on the CPU otherwise)")
         if args.csv:
-            from .outputs import write_csv
-
             import pandas as pd
+
+            from .outputs import write_csv
 
             write_csv(pd.DataFrame(rows), args.csv)
     print(f"# latentspin {__version__} {args.stage} benchmark, {bench.machine_line()}")

@@ -42,12 +42,9 @@ def local_energy(spins: np.ndarray, ham: Hamiltonian) -> np.ndarray:
     return physics.local_energy_density(torch.from_numpy(np.asarray(spins, dtype=np.float64)), ham).numpy()
 
 
-def nodal_mask(spins: np.ndarray, ham: Hamiltonian, threshold: float) -> np.ndarray:
-    """Where the nodal points of spins (..., 3, L, L) are: bool (..., L, L)."""
-    return _nodal_mask(local_energy(spins, ham), threshold)
-
-
-def _nodal_mask(local: np.ndarray, threshold: float) -> np.ndarray:
+def nodal_mask(local: np.ndarray, threshold: float) -> np.ndarray:
+    """Where the nodal points are, bool (..., L, L), given the local energy density maps
+    (:func:`local_energy`), which the figures also draw and average."""
     import torch
 
     from . import physics
@@ -99,7 +96,7 @@ def figure_1(x_in: np.ndarray, x_vae: np.ndarray, ham: Hamiltonian, threshold: f
     (c) the X_VAE with the most nodal points and its local energy density map."""
     n = len(x_in)
     local = local_energy(x_vae, ham)
-    masks = _nodal_mask(local, threshold)
+    masks = nodal_mask(local, threshold)
     worst = int(np.argmax(masks.sum(axis=(-2, -1))))
     fig = plt.figure(figsize=(2.0 * n + 4.6, 4.6), layout="constrained")
     left, right = fig.subfigures(1, 2, width_ratios=[n, 2.3])
@@ -136,7 +133,7 @@ def figure_3(x_vae: np.ndarray, x_prime: np.ndarray, energies: Mapping[str, np.n
     """(b) X_VAE (top) beside X'_VAE (bottom) for the n codes with the most nodal points, the
     nodal points of X_VAE circled on both; (c) ε distributions of X_IN, X_VAE and X'_VAE."""
     local_vae, local_prime = local_energy(x_vae, ham), local_energy(x_prime, ham)
-    before, after = _nodal_mask(local_vae, threshold), _nodal_mask(local_prime, threshold)
+    before, after = nodal_mask(local_vae, threshold), nodal_mask(local_prime, threshold)
     order = np.argsort(-before.sum(axis=(-2, -1)), kind="stable")[: min(n, len(x_vae))]
     fig = plt.figure(figsize=(2.1 * len(order) + 4.2, 4.6), layout="constrained")
     left, right = fig.subfigures(1, 2, width_ratios=[len(order), 2.0])

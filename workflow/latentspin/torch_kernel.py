@@ -60,6 +60,7 @@ import torch
 from torch import Tensor
 
 from .hamiltonian import Hamiltonian
+from .montecarlo import _check_lattice  # the numba driver's check: one rule for both kernels
 
 # --- counter-based random numbers in int64 ---------------------------------------------------
 
@@ -187,11 +188,6 @@ def draw_spins(hx: Tensor, hy: Tensor, hz: Tensor, beta: float, u1: Tensor, u2: 
 
 
 # --- lattice geometry -----------------------------------------------------------------------
-
-
-def _check_lattice(L: int):
-    if L < 4 or L % 2:
-        raise ValueError(f"lattice.L must be even and >= 4 for checkerboard updates, got {L}")
 
 
 def _check_dtype(dtype):
