@@ -134,6 +134,27 @@ def test_a_sweep_updates_colour_0_then_colour_1():
     assert torch.equal(tk.from_checkerboard(cb, geo), s)  # the layout round trip is exact
 
 
+def test_heat_bath_sweep_zero_is_refused_by_both_kernels_and_a_quench_needs_no_number():
+    """Counter 0 is the initial state's random stream: a heat-bath sweep numbered 0 would redraw
+    it, so both kernels refuse it (and an anneal starting there). A quench draws nothing, so its
+    number is irrelevant: numbered 0 or 7, it gives the same spins."""
+    keys = mc.sample_keys(0, "x", range(2))
+    s = random_spins(2, 8, seed=4)
+    with pytest.raises(ValueError, match="must be >= 1.*got 0"):
+        mc.sweep(s.copy(), keys, 0.5, 0, HAM)
+    with pytest.raises(ValueError, match="must be >= 1.*got -3"):
+        tk.sweep_batch(torch.from_numpy(s), keys, 2.0, -3, HAM)
+    with pytest.raises(ValueError, match="must be >= 1.*got 0"):
+        tk.anneal_batch(keys, 8, HAM, [2.0], 0, first_sweep=0)
+    a, b = s.copy(), s.copy()
+    mc.sweep(a, keys, 0.0, 0, HAM)
+    mc.sweep(b, keys, 0.0, 7, HAM)
+    np.testing.assert_array_equal(a, b)
+    q0 = tk.sweep_batch(torch.from_numpy(s), keys, math.inf, 0, HAM)
+    assert torch.equal(q0, tk.sweep_batch(torch.from_numpy(s), keys, math.inf, 7, HAM))
+    np.testing.assert_allclose(q0.numpy(), a, atol=1e-13)
+
+
 def test_short_anneal_follows_the_numba_kernel_then_parts_ways():
     """Whole anneals from the random start, L = 16, T from 3 down: after 1, 3 and 10 sweeps the
     torch and numba states of each key agree to 1e-10 (measured: 2e-15, 2e-14, 2e-13). The

@@ -90,6 +90,14 @@ def _check_lattice(L: int):
         raise ValueError(f"lattice.L must be even and >= 4 for checkerboard updates, got {L}")
 
 
+def _check_sweep_number(sweep: int, heat_bath: bool):
+    """A heat-bath sweep draws its random numbers from counter `sweep`; counter 0 is the initial
+    state's, so a heat-bath sweep numbered 0 (or below) would reuse or alias its stream."""
+    if heat_bath and int(sweep) < 1:
+        raise ValueError(f"a heat-bath sweep's number must be >= 1 (0 numbers the initial state's "
+                         f"random stream), got {sweep}")
+
+
 def set_threads(threads: int | None) -> int:
     """Numba threads for the kernels: `threads` capped at what numba started with (all cores)."""
     available = numba.config.NUMBA_NUM_THREADS
@@ -207,6 +215,7 @@ def sweep(spins: np.ndarray, keys: np.ndarray, T: float, sweep_index: int, ham: 
     """One heat-bath sweep at temperature T (0 for a quench) of float64 spins (n, 3, L, L),
     in place; sweep_index numbers the random stream (>= 1). Returns spins."""
     _check_lattice(spins.shape[-1])
+    _check_sweep_number(sweep_index, heat_bath=T != 0)
     if spins.dtype != np.float64 or not spins.flags.c_contiguous:
         raise TypeError("sweep works in place on C-contiguous float64 spins")
     set_threads(threads)

@@ -60,7 +60,7 @@ import torch
 from torch import Tensor
 
 from .hamiltonian import Hamiltonian
-from .montecarlo import _check_lattice  # the numba driver's check: one rule for both kernels
+from .montecarlo import _check_lattice, _check_sweep_number  # the numba driver's checks: one rule for both kernels
 
 # --- counter-based random numbers in int64 ---------------------------------------------------
 
@@ -375,8 +375,10 @@ def sweep_batch(spins: Tensor, keys, beta: float, sweep: int, ham: Hamiltonian) 
     k1, k2 = _keys(keys, geo.device)
     if k1.shape[0] != spins.shape[0]:
         raise ValueError(f"{spins.shape[0]} lattices but {k1.shape[0]} keys")
+    beta = _check_beta(beta)
+    _check_sweep_number(sweep, heat_bath=beta != math.inf)
     cb = to_checkerboard(spins, geo)
-    _sweep_cb(cb, _check_beta(beta), k1, k2, int(sweep), geo, ham)
+    _sweep_cb(cb, beta, k1, k2, int(sweep), geo, ham)
     return from_checkerboard(cb, geo)
 
 
@@ -404,6 +406,7 @@ def anneal_batch(keys, L: int, ham: Hamiltonian, betas, n_quench: int, *, first_
     betas = [_check_beta(b) for b in np.asarray(betas, dtype=np.float64).ravel()]
     if n_quench < 0:
         raise ValueError(f"n_quench must be >= 0, got {n_quench}")
+    _check_sweep_number(first_sweep, heat_bath=bool(betas))
     geo = _geometry(L, device)
     k1, k2 = _keys(keys, geo.device)
     cb = _random_cb(k1, k2, geo, dtype)
