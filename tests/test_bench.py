@@ -23,7 +23,7 @@ def test_bench_explore_reports_each_algorithm():
 
 def test_bench_anneal_adds_the_torch_kernel_on_request():
     r = subprocess.run([sys.executable, "-m", "latentspin", "bench", "anneal", "--L", "16", "--sweeps", "2",
-                        "--seconds", "0.05", "--threads", "1", "--device", "cpu", "--batch", "4"],
+                        "--seconds", "0.05", "--threads", "1", "--device", "cpu", "--batch", "4", "--no-compile"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     rows = [line.split() for line in r.stdout.splitlines() if line.startswith(("numba", "torch", "numpy"))]
@@ -32,11 +32,24 @@ def test_bench_anneal_adds_the_torch_kernel_on_request():
     assert all(float(row[-2]) > 0 for row in rows) and rows[-1][-1] == "1.0x"
 
 
+def test_bench_anneal_times_the_compiled_kernel_after_its_warm_up():
+    """The workflow's GPU setting (float32, compiled) gets its own row; aot_eager traces as inductor
+    would, without generating code, so this stays cheap on CPU."""
+    from latentspin import bench
+
+    rows = bench.bench_anneal(L=8, sweeps=2, min_seconds=0.05, threads=[1], torch_device="cpu", torch_batch=3,
+                              torch_compile="aot_eager")
+    torch_rows = [r for r in rows if "dtype" in r]
+    assert [r["dtype"] for r in torch_rows] == ["float64", "float32", "float32 compiled"]
+    assert all(r["updates_per_s"] > 0 and r["batch"] == 3 for r in torch_rows)
+
+
 def test_bench_all_writes_one_table_of_every_stage_with_its_ratio_to_the_cpu_path(tmp_path):
     import pandas as pd
 
     r = subprocess.run([sys.executable, "-m", "latentspin", "bench", "all", "--Ls", "16", "--L", "32", "--batch", "4",
-                        "--sweeps", "2", "--seconds", "0.05", "--device", "cpu", "--csv", str(tmp_path / "b.csv")],
+                        "--sweeps", "2", "--seconds", "0.05", "--device", "cpu", "--no-compile",
+                        "--csv", str(tmp_path / "b.csv")],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     table = pd.read_csv(tmp_path / "b.csv")
@@ -46,4 +59,4 @@ def test_bench_all_writes_one_table_of_every_stage_with_its_ratio_to_the_cpu_pat
     assert (table["vs_cpu"] == table["value"] / table["cpu_value"]).all()
     assert table.loc[0, "vs_cpu"] == 1.0 and table["device"].iloc[-1] == "cpu"  # the numba row is the CPU path
     assert table["torch"].iloc[0].startswith("2.") and table["gpu"].isna().all()  # versions; no GPU here
-    assert "torch kernel float32" in r.stdout and "GPU none" in r.stdout
+    assert "torch kernel float32, batch 4" in r.stdout and "GPU none" in r.stdout

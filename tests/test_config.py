@@ -14,6 +14,8 @@ BAD = {
     "negative temperature": ({"anneal": {"T_end": -0.5}}, "anneal.T_end"),
     "unknown dmi": ({"hamiltonian": {"dmi": "chiral"}}, "hamiltonian.dmi"),
     "unknown anneal device": ({"anneal": {"device": "gpu"}}, "anneal.device"),
+    "unknown torch kernel dtype": ({"anneal": {"torch": {"dtype": "float16"}}}, "anneal.torch.dtype"),
+    "compile not a boolean": ({"anneal": {"torch": {"compile": "yes"}}}, "anneal.torch.compile"),
     "more shards than samples": ({"data": {"valid": {"samples": 3, "shards": 5}}}, "data.valid.shards"),
     "T_start below T_end": ({"anneal": {"T_start": 0.001}}, "anneal.T_start"),
     "unknown key": ({"anneal": {"sweep": 10}}, "anneal"),
@@ -110,7 +112,7 @@ def test_snakemake_stops_on_bad_config_before_any_job(root, tmp_path):
     wf = copy_workflow(root, tmp_path / "wf")
     cases = dict(BAD)
     for same_path in ("T_start below T_end", "chosen beta not trained", "decoder stages", "wrong type",
-                      "unknown objective"):
+                      "unknown objective", "unknown torch kernel dtype", "compile not a boolean"):
         cases.pop(same_path)  # same code paths as the cases kept
     for i, (case, (override, key)) in enumerate(sorted(cases.items())):
         bad = tmp_path / f"bad{i}.yaml"

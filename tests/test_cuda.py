@@ -26,26 +26,31 @@ HAM = Hamiltonian(J=1.0, D=0.3, dmi="bloch")
 SMALL = dict(latent_dim=8, encoder_channels=(4, 6, 8, 8), decoder_channels=(8, 6, 4, 3), dense=16)
 
 
-def test_one_sweep_on_the_device_is_the_numba_kernels():
-    """The same state and keys: one float64 heat-bath sweep agrees with numba's to rounding."""
+@pytest.mark.parametrize("compile", [False, True], ids=["eager", "compiled"])
+def test_one_sweep_on_the_device_is_the_numba_kernels(compile):
+    """The same state and keys: one float64 heat-bath sweep agrees with numba's to rounding, also
+    through torch.compile (inductor's generated kernels)."""
     L, n = 16, 6
     keys = mc.sample_keys(3, "gpu", range(n))
     rng = np.random.default_rng(0)
     s = rng.normal(size=(n, 3, L, L))
     s /= np.linalg.norm(s, axis=1, keepdims=True)
     dx, dy = (np.array(v) for v in HAM.dmi_vectors())
-    ours = tk.sweep_batch(torch.from_numpy(s).to(DEVICE), keys, 1.0 / 0.7, 5, HAM).cpu().numpy()
+    ours = tk.sweep_batch(torch.from_numpy(s).to(DEVICE), keys, 1.0 / 0.7, 5, HAM, compile=compile).cpu().numpy()
     theirs = s.copy()
     kernels.sweep_batch(theirs, keys, 1.0 / 0.7, 5, HAM.J, dx, dy)
     np.testing.assert_allclose(ours, theirs, atol=1e-12)
 
 
-def test_annealing_on_the_device_has_the_cpu_kernels_statistics():
+@pytest.mark.parametrize("dtype, compile", [("float64", False), ("float32", True)], ids=["float64", "workflow"])
+def test_annealing_on_the_device_has_the_cpu_kernels_statistics(dtype, compile):
     """A few hundred annealed samples of each kernel (different keys): ε, Mz, W and the dominant
-    wavelength agree within sampling error (Welch's t-test and the two-sample KS test)."""
+    wavelength agree within sampling error (Welch's t-test and the two-sample KS test). Both in
+    float64 and with the workflow's GPU setting (anneal.torch: float32, compiled)."""
     L, n = 32, 256
     schedule = mc.Schedule(sweeps=200, quench_sweeps=50)
-    gpu = mc.anneal(mc.sample_keys(1, "gpu-stats", range(n)), L, HAM, schedule, device=DEVICE.type, kernel="torch")
+    gpu = mc.anneal(mc.sample_keys(1, "gpu-stats", range(n)), L, HAM, schedule, device=DEVICE.type, kernel="torch",
+                    dtype=dtype, compile=compile)
     cpu = mc.anneal(mc.sample_keys(2, "gpu-stats", range(n)), L, HAM, schedule, device="cpu")
     a, b = (physics.measure(torch.from_numpy(x), HAM) for x in (gpu, cpu))
     for q in ("energy", "Mz", "W"):

@@ -126,13 +126,14 @@ def test_store_arrays_read_each_variable_only_when_asked(tmp_path):
 
 def test_store_records_the_kernel_and_kernels_do_not_mix(tiny_config, tmp_path):
     """A shard's method attr names the kernel that annealed it (numba on anneal.device cpu; the
-    torch kernel here on CPU tensors, as on a GPU), and assembly refuses to mix them."""
-    config = cfg.merge(tiny_config, {"data": {"valid": {"shards": 2}}, "anneal": {"device": "cpu"}})
+    torch kernel here on CPU tensors, as on a GPU, with its dtype), and assembly refuses to mix them."""
+    config = cfg.merge(tiny_config, {"data": {"valid": {"shards": 2}},
+                                     "anneal": {"device": "cpu", "torch": {"dtype": "float32", "compile": False}}})
     s0 = annealing.anneal_shard(config, "valid", 0, tmp_path / "s0.zarr", progress=False)
     s1 = annealing.anneal_shard(config, "valid", 1, tmp_path / "s1.zarr", progress=False, kernel="torch")
     a, b = data.open_dataset(s0), data.open_dataset(s1)
     assert "(latentspin.kernels)" in a.attrs["method"]
-    assert "latentspin.torch_kernel, torch float64 on cpu" in b.attrs["method"]
+    assert "latentspin.torch_kernel, torch float32 on cpu" in b.attrs["method"]
     spins = torch.from_numpy(b["spins"].values).double()
     np.testing.assert_allclose(b["energy"].values, physics.energy_density(spins, Hamiltonian()).numpy(), atol=1e-12)
     np.testing.assert_allclose(np.linalg.norm(b["spins"].values, axis=1), 1.0, atol=1e-6)

@@ -127,7 +127,7 @@ def test_a_sweep_updates_colour_0_then_colour_1():
     s = torch.from_numpy(random_spins(2, L, seed=2))
     cb = tk.to_checkerboard(s, geo)
     k = tk.key_tensor(mc.sample_keys(0, "x", range(2)))
-    new0 = tk._heatbath_half(cb, 0, 2.0, k[:, 0], k[:, 1], 1, geo, HAM)
+    new0 = tk._heatbath_colour(cb[1], k[:, 0] + geo.sweep_offset(1), k[:, 1], torch.tensor(2.0, dtype=s.dtype), 0, geo, HAM)
     moved = tk.from_checkerboard([new0, cb[1]], geo)
     assert torch.equal(moved[..., ~torch.from_numpy(even)], s[..., ~torch.from_numpy(even)])
     assert not torch.allclose(moved[..., torch.from_numpy(even)], s[..., torch.from_numpy(even)])
@@ -153,6 +153,28 @@ def test_heat_bath_sweep_zero_is_refused_by_both_kernels_and_a_quench_needs_no_n
     q0 = tk.sweep_batch(torch.from_numpy(s), keys, math.inf, 0, HAM)
     assert torch.equal(q0, tk.sweep_batch(torch.from_numpy(s), keys, math.inf, 7, HAM))
     np.testing.assert_allclose(q0.numpy(), a, atol=1e-13)
+
+
+def test_compiled_half_sweeps_are_whole_graphs_that_serve_every_temperature():
+    """torch.compile traces each half sweep whole (fullgraph): one graph per colour for the heat
+    bath and one for the quench, reused at every temperature and sweep number, and the same
+    spins as eager. The aot_eager backend traces without generating code, so this is cheap; the
+    inductor backend's arithmetic is checked against numba on the GPU (tests/test_cuda.py)."""
+    from torch._dynamo.utils import counters
+
+    keys = mc.sample_keys(0, "compiled", range(3))
+    betas = [0.5, 0.7, 1.0, 2.0, 4.0]
+    torch._dynamo.reset()
+    counters.clear()
+    compiled = tk.anneal_batch(keys, 8, HAM, betas, 2, compile="aot_eager")
+    assert counters["stats"]["unique_graphs"] == 4
+    assert torch.equal(compiled, tk.anneal_batch(keys, 8, HAM, betas, 2))
+    s = torch.from_numpy(random_spins(3, 8, seed=5))
+    assert torch.equal(tk.sweep_batch(s, keys, 1.3, 9, HAM, compile="aot_eager"), tk.sweep_batch(s, keys, 1.3, 9, HAM))
+    assert counters["stats"]["unique_graphs"] == 4  # a new temperature and sweep number: no new graph
+    assert tk.compile_backend(True) == "inductor" and tk.compile_backend(False) is None
+    with pytest.raises(ValueError, match="compile must be .*inductor.*got 'fast'"):
+        tk.anneal_batch(keys, 8, HAM, betas, 2, compile="fast")
 
 
 def test_short_anneal_follows_the_numba_kernel_then_parts_ways():

@@ -35,7 +35,8 @@ def observables(spins: np.ndarray, ham: Hamiltonian) -> dict[str, np.ndarray]:
     return {k: m[k].numpy() for k in ("energy", "W", "Mz")}
 
 
-def dataset_attrs(config: Mapping, split: str, kernel: str = "numba", device: str = "cpu") -> dict:
+def dataset_attrs(config: Mapping, split: str, kernel: str = "numba", device: str = "cpu",
+                  dtype: str = "float64") -> dict:
     """The attrs of a split's store; ``method`` names the kernel (and device) that annealed it, so
     that shards of different kernels are not assembled into one split."""
     ham = config["hamiltonian"]
@@ -49,7 +50,7 @@ def dataset_attrs(config: Mapping, split: str, kernel: str = "numba", device: st
         "split": split,
         "samples_in_split": int(config["data"][split]["samples"]),
         "schedule": json.dumps(schedule.as_dict()),
-        "method": kernel_description(kernel, device),
+        "method": kernel_description(kernel, device, dtype),
         "latentspin_version": __version__,
     }
 
@@ -69,11 +70,13 @@ def anneal_shard(config: Mapping, split: str, shard: int, out: str | Path, threa
     schedule = Schedule.from_config(config["anneal"])
     keys = sample_keys(config["seed"], split, samples)
     kernel, device = select_kernel(config["anneal"].get("device", "auto") if device is None else device, kernel)
+    gpu = config["anneal"].get("torch", {})
+    dtype, compile = gpu.get("dtype", "float64"), gpu.get("compile", False)
     with tqdm(total=len(samples), desc=f"anneal {split}/{shard}", unit="sample", disable=not progress,
               mininterval=2.0) as bar:
         spins = anneal(keys, config["lattice"]["L"], ham, schedule, threads=threads, progress=bar.update,
-                       device=device, kernel=kernel)
-    attrs = dataset_attrs(config, split, kernel, device) | {"shard": shard, "shards": spec["shards"]}
+                       device=device, kernel=kernel, dtype=dtype, compile=compile)
+    attrs = dataset_attrs(config, split, kernel, device, dtype) | {"shard": shard, "shards": spec["shards"]}
     return write_zarr(make_dataset(spins, samples, observables(spins, ham), attrs), out)
 
 

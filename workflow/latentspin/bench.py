@@ -10,7 +10,7 @@ import numba
 import numpy as np
 
 from . import kernels, reference
-from .montecarlo import Schedule, sample_keys, set_threads
+from .montecarlo import TORCH_BATCH_SITES, Schedule, sample_keys, set_threads
 from .hamiltonian import Hamiltonian
 
 
@@ -27,13 +27,14 @@ def _time(fn, min_seconds: float) -> float:
 
 
 def bench_anneal(L: int = 128, sweeps: int = 20, min_seconds: float = 2.0, threads: list[int] | None = None,
-                 ham: Hamiltonian | None = None, torch_device: str | None = None, torch_batch: int = 100) -> list[dict]:
+                 ham: Hamiltonian | None = None, torch_device: str | None = None, torch_batch: int = 100,
+                 torch_compile: bool | str = True) -> list[dict]:
     """Spin updates per second of the numba kernel (whole annealing runs: random start, heat-bath
     sweeps over a cooling schedule, layout conversion) at each thread count, and of the NumPy
     reference sweep on one thread. With `torch_device` (cpu, cuda, or auto: the GPU if torch sees
-    one), also of the torch kernel there, in float64 and float32: the same whole runs on batches
-    of `torch_batch` samples, with torch's threads on the CPU (each timing after one warm-up run;
-    on a GPU, waited for)."""
+    one), also of the torch kernel there, in float64 and float32 (and float32 compiled, with
+    `torch_compile`): the same whole runs on batches of `torch_batch` samples, with torch's
+    threads on the CPU (each timing after one warm-up run; on a GPU, waited for)."""
     ham = ham or Hamiltonian()
     dx, dy = (np.array(v) for v in ham.dmi_vectors())
     betas = 1.0 / Schedule(sweeps=sweeps, quench_sweeps=0).temperatures()
@@ -48,7 +49,7 @@ def bench_anneal(L: int = 128, sweeps: int = 20, min_seconds: float = 2.0, threa
         rows.append({"implementation": "numba kernel", "threads": t, "L": L,
                      "updates_per_s": n * sweeps * L * L / seconds})
     if torch_device is not None:
-        rows += _bench_anneal_torch(L, betas, min_seconds, ham, torch_device, torch_batch)
+        rows += _bench_anneal_torch(L, betas, min_seconds, ham, torch_device, torch_batch, torch_compile)
     keys = sample_keys(0, "bench", range(2))
     spins = np.random.default_rng(0).normal(size=(2, 3, L, L))
     spins /= np.linalg.norm(spins, axis=1, keepdims=True)
@@ -62,7 +63,10 @@ def bench_anneal(L: int = 128, sweeps: int = 20, min_seconds: float = 2.0, threa
 
 
 def _bench_anneal_torch(L: int, betas: np.ndarray, min_seconds: float, ham: Hamiltonian, device: str,
-                        batch: int) -> list[dict]:
+                        batch: int, compile: bool | str = True) -> list[dict]:
+    """The torch kernel in float64 and float32, and, with `compile` (True, or a torch.compile
+    backend), float32 through torch.compile (the workflow's GPU setting; the warm-up run
+    compiles)."""
     import torch
 
     from . import torch_kernel
@@ -72,15 +76,16 @@ def _bench_anneal_torch(L: int, betas: np.ndarray, min_seconds: float, ham: Hami
         raise ValueError(f"torch batch must be >= 1, got {batch}")
     dev = resolve_device(device)
     keys = sample_keys(0, "bench", range(batch))
+    variants = [(torch.float64, False), (torch.float32, False)] + [(torch.float32, compile)] * (compile is not False)
     rows = []
-    for dtype in (torch.float64, torch.float32):
+    for dtype, compiled in variants:
         def run():
-            torch_kernel.anneal_batch(keys, L, ham, betas, 0, device=dev, dtype=dtype)
+            torch_kernel.anneal_batch(keys, L, ham, betas, 0, device=dev, dtype=dtype, compile=compiled)
             _synchronize(dev)
 
         seconds = _time(run, min_seconds)
-        name = str(dtype).removeprefix("torch.")
-        rows.append({"implementation": f"torch {name} {dev.type}", "dtype": name,
+        name = str(dtype).removeprefix("torch.") + " compiled" * (compiled is not False)
+        rows.append({"implementation": f"torch {name} {dev.type}", "dtype": name, "batch": batch,
                      "threads": torch.get_num_threads() if dev.type == "cpu" else "gpu", "L": L,
                      "updates_per_s": batch * len(betas) * L * L / seconds})
     return rows
@@ -231,10 +236,11 @@ def versions(device) -> dict:
 
 
 def bench_all(Ls=(32, 64, 128, 256), train_L: int = 128, device: str = "auto", min_seconds: float = 1.0,
-              sweeps: int = 10, batch: int = 100, progress: bool = True) -> list[dict]:
+              sweeps: int = 10, batch: int = 100, compile: bool = True, progress: bool = True) -> list[dict]:
     """Every stage on `device` beside its CPU path, as rows of one table: annealing updates/s at
-    each L (torch kernel in float32 and float64 on the device against the numba kernel on all CPU
-    threads); training samples/s, decodes/s and each explorer's iterations/s (of `batch` decodes
+    each L (torch kernel in float64, float32 and, with `compile`, float32 compiled, on the device
+    against the numba kernel on all CPU threads; on a GPU in batches of the workflow's
+    :data:`~latentspin.montecarlo.TORCH_BATCH_SITES` sites, at least `batch` samples); training samples/s, decodes/s and each explorer's iterations/s (of `batch` decodes
     each) at `train_L` (on the device against torch on the CPU). ``vs_cpu`` is value / cpu_value.
     On a machine without a GPU the device is the CPU too, and the ratios compare the torch kernel
     with numba."""
@@ -247,14 +253,16 @@ def bench_all(Ls=(32, 64, 128, 256), train_L: int = 128, device: str = "auto", m
     rows: list[dict] = []
     bar = tqdm(total=len(Ls) + 2 * (1 + cpu_too), desc="bench", unit="part", disable=not progress)
     for L in Ls:
+        anneal_batch = max(batch, TORCH_BATCH_SITES // (L * L)) if cpu_too else batch
         anneal_rows = bench_anneal(L=L, sweeps=sweeps, min_seconds=min_seconds,
-                                   threads=[numba.config.NUMBA_NUM_THREADS], torch_device=str(dev), torch_batch=batch)
+                                   threads=[numba.config.NUMBA_NUM_THREADS], torch_device=str(dev),
+                                   torch_batch=anneal_batch, torch_compile=compile)
         numba_rate = anneal_rows[0]["updates_per_s"]
         rows.append({"stage": "anneal", "measurement": f"numba kernel x{anneal_rows[0]['threads']}", "L": L,
                      "device": "cpu", "value": numba_rate, "unit": "updates/s", "cpu_value": numba_rate})
         for r in anneal_rows:
             if "dtype" in r:  # the torch kernel's rows
-                rows.append({"stage": "anneal", "measurement": f"torch kernel {r['dtype']}", "L": L,
+                rows.append({"stage": "anneal", "measurement": f"torch kernel {r['dtype']}, batch {r['batch']}", "L": L,
                              "device": dev.type, "value": r["updates_per_s"], "unit": "updates/s",
                              "cpu_value": numba_rate})
         bar.update(1)

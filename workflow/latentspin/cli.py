@@ -303,7 +303,7 @@ def cmd_bench(args):
 
     if args.stage == "anneal":
         rows = bench.bench_anneal(L=args.L, sweeps=args.sweeps, min_seconds=args.seconds, threads=args.threads,
-                                  torch_device=args.device, torch_batch=args.batch)
+                                  torch_device=args.device, torch_batch=args.batch, torch_compile=args.compile)
         table = bench.format_table(rows, bench.ANNEAL_COLUMNS)
     elif args.stage == "vae":
         _set_torch_threads(args.threads[0] if args.threads else None)
@@ -317,7 +317,7 @@ def cmd_bench(args):
         table += "\n(stochastic: hours per 10,000 steps; the paper's runs take several such phases)"
     else:  # all
         rows = bench.bench_all(Ls=args.Ls or (32, 64, 128, 256), train_L=args.L, device=args.device or "auto",
-                               min_seconds=args.seconds, sweeps=args.sweeps, batch=args.batch)
+                               min_seconds=args.seconds, sweeps=args.sweeps, batch=args.batch, compile=args.compile)
         v = rows[0]
         table = bench.format_table(rows, bench.ALL_COLUMNS)
         table += (f"\n(torch {v['torch']}, numba {v['numba']}, numpy {v['numpy']}, python {v['python']}; "
@@ -439,6 +439,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "GPU if torch sees one, else the CPU), beside the numba kernel")
     q.add_argument("--seconds", type=float, default=2.0, help="minimum timing per measurement")
     q.add_argument("--threads", type=int, action="append", help="thread counts (anneal default: 1 and all)")
+    q.add_argument("--no-compile", dest="compile", action="store_false",
+                   help="anneal, all: leave out the compiled torch kernel (the workflow's GPU setting, "
+                        "anneal.torch.compile), whose warm-up compiles for tens of seconds per L")
     return p
 
 

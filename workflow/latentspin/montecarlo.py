@@ -157,6 +157,7 @@ def anneal(
     kernel: str | None = None,
     dtype: str = "float64",
     batch_size: int | None = None,
+    compile: bool | str = False,
 ) -> np.ndarray:
     """Anneal one sample per key; returns float32 spins of shape (n, 3, L, L).
 
@@ -168,7 +169,9 @@ def anneal(
 
     numba: samples run one per thread, in chunks of `threads`. torch: batches of `batch_size`
     samples (default: :data:`TORCH_BATCH_SITES` sites) in `dtype` (float64, or float32 for GPU
-    speed); `threads` is not used (torch keeps its own thread count). `progress(k)` is called
+    speed), the half sweeps through torch.compile if `compile` (see
+    :func:`latentspin.torch_kernel.compile_backend`); `threads` is not used (torch keeps its own
+    thread count). `progress(k)` is called
     after each chunk or batch with the number of samples it finished (e.g. ``tqdm.update``).
     """
     _check_lattice(L)
@@ -176,7 +179,7 @@ def anneal(
     kernel, device = select_kernel(device, kernel)
     betas = 1.0 / schedule.temperatures()
     if kernel == "torch":
-        return _anneal_torch(keys, L, ham, betas, schedule.quench_sweeps, device, dtype, batch_size, progress)
+        return _anneal_torch(keys, L, ham, betas, schedule.quench_sweeps, device, dtype, batch_size, progress, compile)
     threads = set_threads(threads)
     dx, dy = (np.array(v, dtype=np.float64) for v in ham.dmi_vectors())
     out = np.empty((len(keys), 3, L, L), dtype=np.float32)
@@ -188,7 +191,7 @@ def anneal(
     return out
 
 
-def _anneal_torch(keys, L, ham, betas, n_quench, device, dtype, batch_size, progress) -> np.ndarray:
+def _anneal_torch(keys, L, ham, betas, n_quench, device, dtype, batch_size, progress, compile) -> np.ndarray:
     import torch
 
     from . import torch_kernel
@@ -203,7 +206,7 @@ def _anneal_torch(keys, L, ham, betas, n_quench, device, dtype, batch_size, prog
     for start in range(0, len(keys), batch_size):
         stop = min(start + batch_size, len(keys))
         spins = torch_kernel.anneal_batch(keys[start:stop], L, ham, betas, n_quench, device=device,
-                                          dtype=getattr(torch, dtype))
+                                          dtype=getattr(torch, dtype), compile=compile)
         out[start:stop] = spins.cpu().numpy()
         if progress is not None:
             progress(stop - start)

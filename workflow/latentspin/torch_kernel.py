@@ -292,25 +292,66 @@ def _field(other: Tensor, c: int, geo: _Geometry, ham: Hamiltonian) -> tuple[Ten
     return h[0], h[1], h[2]
 
 
-def _heatbath_half(cb: list[Tensor], c: int, beta: float, k1: Tensor, k2: Tensor, sweep: int, geo: _Geometry,
-                   ham: Hamiltonian) -> Tensor:
-    """New spins of colour c: a heat-bath draw at inverse temperature beta with the uniforms of
-    `sweep`."""
-    hx, hy, hz = _field(cb[1 - c], c, geo, ham)
-    # k1 + (sweep L² + site) GAMMA, wrapping: the sweep's part per sample, the site's precomputed
-    u1, u2 = _uniforms((k1 + geo.sweep_offset(sweep)) + geo.site_gamma[c], k2, hx.dtype)
+def _heatbath_colour(other: Tensor, k1s: Tensor, k2: Tensor, beta: Tensor, c: int, geo: _Geometry,
+                     ham: Hamiltonian) -> Tensor:
+    """New spins of colour c, from the spins of the other colour: a heat-bath draw at inverse
+    temperature beta (a 0-d tensor, so that a compiled half sweep serves every temperature) with
+    the uniforms of a sweep whose per-sample part of the counter is already in k1s."""
+    hx, hy, hz = _field(other, c, geo, ham)
+    # k1 + (sweep L² + site) GAMMA, wrapping: the sweep's part per sample (k1s), the site's precomputed
+    u1, u2 = _uniforms(k1s + geo.site_gamma[c], k2, hx.dtype)
     return torch.stack(draw_spins(hx, hy, hz, beta, u1, u2), dim=1)
 
 
-def _quench_half(cb: list[Tensor], c: int, geo: _Geometry, ham: Hamiltonian) -> Tensor:
+def _beta_tensor(beta: float, like: Tensor) -> Tensor:
+    return torch.tensor(beta, dtype=like.dtype, device=like.device)
+
+
+def _quench_colour(other: Tensor, me: Tensor, c: int, geo: _Geometry, ham: Hamiltonian) -> Tensor:
     """New spins of colour c at zero temperature: along the local field, or unchanged where
     |h|² <= 1e-300."""
-    hx, hy, hz = _field(cb[1 - c], c, geo, ham)
+    hx, hy, hz = _field(other, c, geo, ham)
     h2 = hx * hx + hy * hy + hz * hz
     keep = h2 <= _h2_min(h2.dtype)
     inv = 1.0 / torch.sqrt(torch.where(keep, 1.0, h2))
-    me = cb[c]
     return torch.stack([torch.where(keep, me[:, k], h * inv) for k, h in enumerate((hx, hy, hz))], dim=1)
+
+
+class _HalfSweeps:
+    """The two half-sweep functions, eager or through torch.compile (`backend` names its backend:
+    "inductor" fuses each half sweep's ~50 elementwise kernels into a few). Compiled functions
+    are shapes-static: one graph per colour, lattice, batch size and dtype, compiled on first
+    use and cached by torch across processes."""
+
+    def __init__(self, backend: str | None):
+        self.backend = backend
+        if backend is None:
+            self.heatbath, self.quench = _heatbath_colour, _quench_colour
+        else:
+            # one graph per (colour, L, batch, dtype): a benchmark over several L and batches would
+            # pass torch's default of 8 per function and fall back to eager
+            limit = "recompile_limit" if hasattr(torch._dynamo.config, "recompile_limit") else "cache_size_limit"
+            setattr(torch._dynamo.config, limit, max(64, getattr(torch._dynamo.config, limit)))
+            self.heatbath, self.quench = (torch.compile(f, fullgraph=True, dynamic=False, backend=backend)
+                                          for f in (_heatbath_colour, _quench_colour))
+
+
+@lru_cache(maxsize=None)
+def _half_sweeps(backend: str | None) -> _HalfSweeps:
+    return _HalfSweeps(backend)
+
+
+def compile_backend(compile: bool | str) -> str | None:
+    """The torch.compile backend a `compile` option asks for: None (eager) for False, "inductor"
+    for True, else the backend named."""
+    if compile is False or compile is None:
+        return None
+    if compile is True:
+        return "inductor"
+    if isinstance(compile, str) and compile in torch._dynamo.list_backends(exclude_tags=()):
+        return compile
+    raise ValueError(f"compile must be true, false or a torch.compile backend "
+                     f"({', '.join(torch._dynamo.list_backends())}, or aot_eager to test), got {compile!r}")
 
 
 def _check_beta(beta: float) -> float:
@@ -320,12 +361,16 @@ def _check_beta(beta: float) -> float:
     return beta
 
 
-def _sweep_cb(cb: list[Tensor], beta: float, k1: Tensor, k2: Tensor, sweep: int, geo: _Geometry, ham: Hamiltonian):
+def _sweep_cb(cb: list[Tensor], beta: float, k1: Tensor, k2: Tensor, sweep: int, geo: _Geometry, ham: Hamiltonian,
+              halves: _HalfSweeps | None = None):
+    halves = halves or _half_sweeps(None)
+    if beta == math.inf:
+        for c in (0, 1):
+            cb[c] = halves.quench(cb[1 - c], cb[c], c, geo, ham)
+        return
+    k1s, beta_t = k1 + geo.sweep_offset(sweep), _beta_tensor(beta, cb[0])
     for c in (0, 1):
-        if beta == math.inf:
-            cb[c] = _quench_half(cb, c, geo, ham)
-        else:
-            cb[c] = _heatbath_half(cb, c, beta, k1, k2, sweep, geo, ham)
+        cb[c] = halves.heatbath(cb[1 - c], k1s, k2, beta_t, c, geo, ham)
 
 
 def _random_cb(k1: Tensor, k2: Tensor, geo: _Geometry, dtype: torch.dtype) -> list[Tensor]:
@@ -366,11 +411,14 @@ def random_state(keys, L: int, device=None, dtype: torch.dtype = torch.float64) 
 
 
 @torch.no_grad()
-def sweep_batch(spins: Tensor, keys, beta: float, sweep: int, ham: Hamiltonian) -> Tensor:
+def sweep_batch(spins: Tensor, keys, beta: float, sweep: int, ham: Hamiltonian, *, compile: bool | str = False
+                ) -> Tensor:
     """One sweep (numbered `sweep`, >= 1 for a heat-bath sweep) of each lattice in spins
     (B, 3, L, L) with its key: a heat-bath sweep at inverse temperature beta, or a
     zero-temperature sweep when beta is inf. Returns new spins; the input is not modified. As
-    :func:`latentspin.kernels.sweep_batch`, up to the rounding of exp, log1p, cos and sin."""
+    :func:`latentspin.kernels.sweep_batch`, up to the rounding of exp, log1p, cos and sin.
+    `compile` runs the half sweeps through torch.compile (:func:`compile_backend`)."""
+    halves = _half_sweeps(compile_backend(compile))
     geo = _geometry(_lattice_of(spins), spins.device)
     k1, k2 = _keys(keys, geo.device)
     if k1.shape[0] != spins.shape[0]:
@@ -378,7 +426,7 @@ def sweep_batch(spins: Tensor, keys, beta: float, sweep: int, ham: Hamiltonian) 
     beta = _check_beta(beta)
     _check_sweep_number(sweep, heat_bath=beta != math.inf)
     cb = to_checkerboard(spins, geo)
-    _sweep_cb(cb, beta, k1, k2, int(sweep), geo, ham)
+    _sweep_cb(cb, beta, k1, k2, int(sweep), geo, ham, halves)
     return from_checkerboard(cb, geo)
 
 
@@ -397,12 +445,15 @@ def quench(spins: Tensor, n_sweeps: int, ham: Hamiltonian) -> Tensor:
 
 @torch.no_grad()
 def anneal_batch(keys, L: int, ham: Hamiltonian, betas, n_quench: int, *, first_sweep: int = 1, device=None,
-                 dtype: torch.dtype = torch.float64) -> Tensor:
+                 dtype: torch.dtype = torch.float64, compile: bool | str = False) -> Tensor:
     """Anneal one sample per key, as :func:`latentspin.kernels.anneal_batch`: the random initial
     state (sweep 0), heat-bath sweeps at the inverse temperatures `betas` (numbered first_sweep,
     first_sweep + 1, ...), then n_quench zero-temperature sweeps. Returns spins (B, 3, L, L) of
-    `dtype` on `device`; each sample depends on its key and the schedule alone."""
+    `dtype` on `device`; each sample depends on its key and the schedule alone. `compile` runs
+    the half sweeps through torch.compile (:func:`compile_backend`): the same draws, rounded
+    differently where the compiler fuses arithmetic."""
     _check_dtype(dtype)
+    halves = _half_sweeps(compile_backend(compile))
     betas = [_check_beta(b) for b in np.asarray(betas, dtype=np.float64).ravel()]
     if n_quench < 0:
         raise ValueError(f"n_quench must be >= 0, got {n_quench}")
@@ -411,7 +462,7 @@ def anneal_batch(keys, L: int, ham: Hamiltonian, betas, n_quench: int, *, first_
     k1, k2 = _keys(keys, geo.device)
     cb = _random_cb(k1, k2, geo, dtype)
     for t, beta in enumerate(betas, start=int(first_sweep)):
-        _sweep_cb(cb, beta, k1, k2, t, geo, ham)
+        _sweep_cb(cb, beta, k1, k2, t, geo, ham, halves)
     for _ in range(n_quench):
-        _sweep_cb(cb, math.inf, k1, k2, 0, geo, ham)
+        _sweep_cb(cb, math.inf, k1, k2, 0, geo, ham, halves)
     return from_checkerboard(cb, geo)
