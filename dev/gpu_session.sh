@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Issue 6's GPU measurements on a GPU machine that has Python with a CUDA build of torch (and
+# numpy, numba, pandas, xarray, seaborn, scipy, pytest) but no package index: the rest comes as
+# wheels in .whl/, made beforehand on a machine with internet by
+#     python dev/wheelhouse.py .whl --python 3.12 --have <the GPU machine's package list>
+# Each step fits in one call of a 10-minute limit; results/ stays between calls on the same
+# machine, and what is worth keeping is written under $OUT (default: results/gpu-session).
+#
+#   dev/gpu_session.sh check           the CUDA tests (GPU against CPU) and the benchmark table
+#   dev/gpu_session.sh paper SECONDS   the paper DAG on this GPU ($PRESET, default presets/gpu.yaml) for at most
+#                                      SECONDS, then a tarball of timings, logs, tables, figures;
+#                                      run it again to go on where it stopped
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-results/gpu-session}
+PRESET=${PRESET:-presets/gpu.yaml}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+
+PY=$(command -v python3)
+if [ ! -d /tmp/site ] && compgen -G ".whl/*.whl" >/dev/null; then
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl
+fi
+export PYTHONPATH=/tmp/site:$PWD/workflow${PYTHONPATH:+:$PYTHONPATH}
+# the rules call `python`; some images have only python3
+if ! command -v python >/dev/null; then
+    mkdir -p /tmp/gpu-bin && printf '#!/bin/sh\nexec "%s" "$@"\n' "$PY" >/tmp/gpu-bin/python
+    chmod +x /tmp/gpu-bin/python
+    export PATH=/tmp/gpu-bin:$PATH
+fi
+{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || echo "no nvidia-smi"; } \
+    | tee "$OUT/gpu.txt"
+python -c "import torch, snakemake, zarr; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), \
+'snakemake', snakemake.__version__, 'zarr', zarr.__version__)" | tee -a "$OUT/gpu.txt"
+
+case "${1:-}" in
+check)
+    python -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_physics.py -k "cuda or test_cuda" \
+        2>&1 | tee "$OUT/check.log" || true
+    python -m latentspin bench all --device cuda --csv "$OUT/bench.csv" 2>&1 | tee "$OUT/bench.txt"
+    ;;
+paper)
+    seconds=${2:?paper needs the seconds it may run}
+    start=$(date +%s)
+    set +e
+    timeout -s INT -k 30 "$seconds" python -m snakemake --cores all --configfile "$PRESET" \
+        --rerun-incomplete --printshellcmds >>"$OUT/paper.log" 2>&1
+    status=$?
+    set -e
+    echo "this call: $(( $(date +%s) - start )) s, snakemake exit status $status (124: stopped at the limit)" \
+        | tee -a "$OUT/paper.log"
+    grep -E "^(rule |Finished|[0-9]+ of [0-9]+ steps)" "$OUT/paper.log" | tail -n 30
+    tar -czf "$OUT/paper-results.tar.gz" --ignore-failed-read results/benchmarks results/logs \
+        results/data/*_summary.json results/vae/diagnostics.csv results/vae/beta*/history.csv \
+        results/explore/metrics.csv results/explore/*/*/summary.json results/claims.csv results/figures \
+        2>/dev/null || true
+    ls -la "$OUT"
+    ;;
+*)
+    echo "usage: dev/gpu_session.sh check | paper SECONDS" >&2
+    exit 2
+    ;;
+esac
