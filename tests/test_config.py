@@ -36,6 +36,23 @@ def test_paper_config_and_presets_are_valid(root, paper_config):
         cfg.load([root / "config.yaml", preset])
 
 
+def test_gpu_preset_is_the_paper_run_on_other_devices(root, paper_config):
+    """presets/gpu.yaml changes where and how wide jobs run, never what they compute."""
+    def leaves(d, prefix=""):
+        for k, v in d.items():
+            if isinstance(v, dict):
+                yield from leaves(v, f"{prefix}{k}.")
+            else:
+                yield f"{prefix}{k}", v
+
+    gpu = dict(leaves(cfg.load([root / "config.yaml", root / "presets" / "gpu.yaml"])))
+    paper = dict(leaves(paper_config))
+    changed = {k for k in paper if gpu[k] != paper[k]}
+    assert gpu.keys() == paper.keys()
+    assert changed == {f"{stage}.{key}" for stage in ("anneal", "vae", "explore") for key in ("device", "threads")}
+    assert {gpu[f"{stage}.device"] for stage in ("anneal", "vae", "explore")} == {"cuda"}
+
+
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_validate_names_the_key(case, paper_config):
     override, key = BAD[case]
