@@ -44,6 +44,18 @@ def test_bench_anneal_times_the_compiled_kernel_after_its_warm_up():
     assert all(r["updates_per_s"] > 0 and r["batch"] == 3 for r in torch_rows)
 
 
+def test_bench_vae_variants_time_bfloat16_and_compiled_beside_the_plain_operations():
+    from latentspin import bench
+
+    rows = bench.bench_vae(L=32, batch_size=2, min_seconds=0.05, device="cpu", latent_dim=4, variants=True,
+                           compile_backend="aot_eager")
+    assert [(r["operation"], r["base"]) for r in rows][3:] == [
+        ("train step, bfloat16", "train step"), ("train step, compiled", "train step"),
+        ("decode, compiled", "decode"), ("decode + grad, compiled", "decode + grad to z")]
+    assert all(r["samples_per_s"] > 0 for r in rows)
+    assert len(bench.bench_vae(L=32, batch_size=2, min_seconds=0.05, device="cpu", latent_dim=4)) == 3  # CPU: plain
+
+
 def test_bench_all_writes_one_table_of_every_stage_with_its_ratio_to_the_cpu_path(tmp_path):
     import pandas as pd
 

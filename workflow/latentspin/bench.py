@@ -111,7 +111,7 @@ def format_table(rows: list[dict], columns: list[tuple[str, str, int, str]]) -> 
 
 ANNEAL_COLUMNS = [("implementation", "implementation", 22, "{}"), ("threads", "threads", 8, "{}"), ("L", "L", 6, "{}"),
                   ("updates_per_s", "updates/s", 14, "{:.3e}"), ("vs_numpy", "vs numpy", 10, "{:.1f}x")]
-VAE_COLUMNS = [("operation", "operation", 20, "{}"), ("device", "device", 8, "{}"), ("threads", "threads", 9, "{}"),
+VAE_COLUMNS = [("operation", "operation", 24, "{}"), ("device", "device", 8, "{}"), ("threads", "threads", 9, "{}"),
                ("L", "L", 6, "{}"), ("batch", "batch", 7, "{}"), ("samples_per_s", "samples/s", 12, "{:.1f}")]
 EXPLORE_COLUMNS = [("algorithm", "algorithm", 14, "{}"), ("device", "device", 8, "{}"), ("L", "L", 6, "{}"),
                    ("decodes_per_s", "decodes/s", 12, "{:.1f}"), ("paper_hours", "paper-scale h", 15, "{:.2f}")]
@@ -126,49 +126,63 @@ def _synchronize(device):
 
 
 def bench_vae(L: int = 128, batch_size: int = 100, min_seconds: float = 2.0, device: str = "auto",
-              latent_dim: int = 100) -> list[dict]:
+              latent_dim: int = 100, variants: bool | None = None, compile_backend: str = "inductor") -> list[dict]:
     """Training throughput (samples/s through forward, backward and an Adam step) and decode
     throughput (batches of z through the decoder in evaluation mode, no gradient; and with a
-    gradient to z, what the single-code and stochastic explorers do) of the paper's network."""
+    gradient to z, what the single-code and stochastic explorers do) of the paper's network.
+    With `variants` (default: on a GPU), also what a GPU may gain: the train step under bfloat16 autocast
+    (``vae.training.precision``), and the train step and both decodes through torch.compile
+    (`compile_backend`; not yet a workflow option: these rows say whether it should become one).
+    Each row's ``base`` names the plain operation it varies."""
     import torch
 
     from .train import resolve_device
     from .vae import VAE, VAEConfig, kl_divergence, reconstruction_loss
 
     dev = resolve_device(device)
+    variants = dev.type == "cuda" if variants is None else variants
     model = VAE(VAEConfig(L=L, latent_dim=latent_dim)).to(dev)
     x = torch.nn.functional.normalize(torch.randn(batch_size, 3, L, L, device=dev), dim=1)
     z = torch.randn(batch_size, latent_dim, device=dev)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
-    def train_step():
+    def train_step(net=model, bf16=False):
         model.train()
-        out, mu, logvar = model(x)
-        loss = reconstruction_loss(x, out) + 1e-3 * kl_divergence(mu, logvar)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+            out, mu, logvar = net(x)
+        loss = reconstruction_loss(x, out.float()) + 1e-3 * kl_divergence(mu.float(), logvar.float())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         _synchronize(dev)
 
-    def decode():
+    def decode(decoder=model.decoder):
         model.eval()
         with torch.no_grad():
-            model.decoder(z)
+            decoder(z)
         _synchronize(dev)
 
-    def decode_grad():
+    def decode_grad(decoder=model.decoder):
         model.eval()
         zz = z.clone().requires_grad_(True)
-        model.decoder(zz).square().mean().backward()
+        decoder(zz).square().mean().backward()
         _synchronize(dev)
 
+    runs = [("train step", "train step", train_step), ("decode", "decode", decode),
+            ("decode + grad to z", "decode + grad to z", decode_grad)]
+    if variants:
+        compiled_model = torch.compile(model, backend=compile_backend)
+        compiled_decoder = torch.compile(model.decoder, backend=compile_backend)
+        runs += [("train step, bfloat16", "train step", lambda: train_step(bf16=True)),
+                 ("train step, compiled", "train step", lambda: train_step(compiled_model)),
+                 ("decode, compiled", "decode", lambda: decode(compiled_decoder)),
+                 ("decode + grad, compiled", "decode + grad to z", lambda: decode_grad(compiled_decoder))]
     rows = []
-    for name, fn in (("train step", train_step), ("decode", decode), ("decode + grad to z", decode_grad)):
+    for name, base, fn in runs:
         seconds = _time(fn, min_seconds)
-        rows.append({"operation": name, "device": str(dev), "L": L, "batch": batch_size,
+        rows.append({"operation": name, "base": base, "device": str(dev), "L": L, "batch": batch_size,
                      "samples_per_s": batch_size / seconds, "threads": torch.get_num_threads()})
     return rows
-
 
 
 def bench_explore(L: int = 128, device: str = "auto", min_seconds: float = 2.0, population: int = 100,
@@ -218,7 +232,7 @@ def bench_explore(L: int = 128, device: str = "auto", min_seconds: float = 2.0, 
 
 # --- every stage, one table ----------------------------------------------------------------------
 
-ALL_COLUMNS = [("stage", "stage", 9, "{}"), ("measurement", "measurement", 24, "{}"), ("L", "L", 5, "{}"),
+ALL_COLUMNS = [("stage", "stage", 9, "{}"), ("measurement", "measurement", 42, "{}"), ("L", "L", 5, "{}"),
                ("device", "device", 8, "{}"), ("value", "value", 12, "{:.3e}"), ("unit", "unit", 14, "{}"),
                ("cpu_value", "CPU path", 12, "{:.3e}"), ("vs_cpu", "vs CPU", 9, "{:.2f}x")]
 
@@ -270,10 +284,11 @@ def bench_all(Ls=(32, 64, 128, 256), train_L: int = 128, device: str = "auto", m
     devices = [str(dev), "cpu"] if cpu_too else [str(dev)]
     vae = [bench_vae(L=train_L, batch_size=batch, min_seconds=min_seconds, device=d) for d in devices]
     bar.update(len(devices))
-    for r, c in zip(vae[0], vae[-1]):
-        stage = "train" if r["operation"] == "train step" else "decode"
+    cpu_vae = {c["operation"]: c["samples_per_s"] for c in vae[-1]}
+    for r in vae[0]:  # a GPU's variants are compared with the CPU's plain operation
+        stage = "train" if r["base"] == "train step" else "decode"
         rows.append({"stage": stage, "measurement": r["operation"], "L": train_L, "device": dev.type,
-                     "value": r["samples_per_s"], "unit": "samples/s", "cpu_value": c["samples_per_s"]})
+                     "value": r["samples_per_s"], "unit": "samples/s", "cpu_value": cpu_vae[r["base"]]})
     explore = [bench_explore(L=train_L, device=d, min_seconds=min_seconds, population=batch) for d in devices]
     bar.update(len(devices))
     bar.close()
