@@ -212,6 +212,21 @@ def test_relaxation_is_the_kernels_zero_temperature_sweep():
     np.testing.assert_array_equal(montecarlo.relax(s, HAM, 7), by_sweeps.astype(np.float32))
 
 
+def test_relaxation_runs_either_kernel_with_the_same_result(monkeypatch):
+    """Small relaxations take the torch twin (no numba start-up), large ones numba: the same
+    zero-temperature sweeps, so the same states to float32 rounding, whichever runs."""
+    s = np.random.default_rng(2).normal(size=(3, 3, 16, 16))
+    s /= np.linalg.norm(s, axis=1, keepdims=True)
+    x = torch.from_numpy(s.astype(np.float32))
+    small = exploration.relax_states(x, HAM, 9)  # 3 x 256 x 9 updates: torch
+    monkeypatch.setattr(exploration, "TORCH_RELAX_MAX_UPDATES", 0)
+    large = exploration.relax_states(x, HAM, 9)  # numba
+    assert small.dtype == large.dtype == torch.float32
+    np.testing.assert_allclose(small.numpy(), large.numpy(), atol=1e-6)
+    np.testing.assert_array_equal(large.numpy(), montecarlo.relax(x.numpy(), HAM, 9))
+    assert not torch.equal(small, x)  # the sweeps moved the random spins
+
+
 def test_relaxation_keeps_an_exact_spiral_and_lowers_a_noisy_one():
     s = textures.spiral(32, 1, 1, HAM).numpy()[None]
     np.testing.assert_allclose(montecarlo.relax(s, HAM, 5), s, atol=1e-6)

@@ -254,8 +254,8 @@ def bench_all(Ls=(32, 64, 128, 256), train_L: int = 128, device: str = "auto", m
     """Every stage on `device` beside its CPU path, as rows of one table: annealing updates/s at
     each L (torch kernel in float64, float32 and, with `compile`, float32 compiled, on the device
     against the numba kernel on all CPU threads; on a GPU in batches of the workflow's
-    :data:`~latentspin.montecarlo.TORCH_BATCH_SITES` sites, at least `batch` samples); training samples/s, decodes/s and each explorer's iterations/s (of `batch` decodes
-    each) at `train_L` (on the device against torch on the CPU). ``vs_cpu`` is value / cpu_value.
+    :data:`~latentspin.montecarlo.TORCH_BATCH_SITES` sites, at least `batch` samples); training
+    samples/s, decodes/s and each explorer's iterations/s (of `batch` decodes each) at `train_L` (on the device against torch on the CPU). ``vs_cpu`` is value / cpu_value.
     On a machine without a GPU the device is the CPU too, and the ratios compare the torch kernel
     with numba."""
     from tqdm import tqdm

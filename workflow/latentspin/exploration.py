@@ -22,7 +22,6 @@ import xarray as xr
 
 from . import explore, objectives, physics
 from .config import ALGORITHMS
-from .montecarlo import relax
 from .outputs import derive_seed
 from .physics import Hamiltonian
 from .vae import VAE, decode_in_batches
@@ -127,6 +126,28 @@ def _probes(c: _Context, codes: torch.Tensor, steps: np.ndarray, n: int = 101) -
 RUNNERS = {"single_code": _run_single_code, "genetic": _run_genetic, "stochastic": _run_stochastic}
 
 
+# Relaxations up to this many spin updates run the torch twin of the quench on the CPU: below it,
+# numba's start-up (importing it and loading its compiled kernels, about 1.5 s) costs more than
+# torch's slower sweeps (about 1.3e7 against 1e8 updates/s on 2 cores) save.
+TORCH_RELAX_MAX_UPDATES = 2**24
+
+
+def relax_states(x: torch.Tensor, ham: Hamiltonian, sweeps: int, device: torch.device | str = "cpu",
+                 threads: int | None = None) -> torch.Tensor:
+    """The relaxation check: `sweeps` zero-temperature sweeps of the real Hamiltonian (the
+    annealing kernel's quench) of states x (n, 3, L, L). Runs the torch twin on a GPU or for small
+    work, the numba kernel otherwise; the two agree to float32 rounding (tested). Returns float32
+    states on the CPU."""
+    device = torch.device(device)
+    if device.type == "cuda" or x.shape[0] * x.shape[-1] ** 2 * sweeps <= TORCH_RELAX_MAX_UPDATES:
+        from .torch_kernel import quench
+
+        return quench(x.to(device, torch.float64), sweeps, ham).float().cpu()
+    from .montecarlo import relax
+
+    return torch.from_numpy(relax(x.numpy(), ham, sweeps, threads=threads))
+
+
 def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *, device: torch.device,
              threads: int | None = None, progress: bool = True) -> tuple[xr.Dataset, dict]:
     """Run one pair with `model` (on `device`); returns its dataset and its summary row."""
@@ -150,7 +171,7 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
 
     x_initial = _decode(model.decoder, initial_codes, device)
     x_final = _decode(model.decoder, final_codes, device)
-    x_relaxed = torch.from_numpy(relax(x_final.numpy(), ham, ex["relax_sweeps"], threads=threads))
+    x_relaxed = relax_states(x_final, ham, ex["relax_sweeps"], device, threads)
     metrics = {}
     for name, x in (("initial", x_initial), ("final", x_final), ("relaxed", x_relaxed)):
         metrics[name] = state_metrics(x, ham, obj, ex["nodal_threshold"])

@@ -5,7 +5,9 @@ heat-bath sweeps along a :class:`Schedule`, and ends with zero-temperature sweep
 set every spin parallel to its local field. The numba kernels live in :mod:`latentspin.kernels`,
 their torch twin (same random numbers, same draw; for GPUs) in :mod:`latentspin.torch_kernel`;
 this module holds the schedule, the random keys, the choice of kernel (``anneal.device``) and
-the batched driver. torch is imported only when the torch kernel, or ``auto``, asks for it.
+the batched driver. numba is imported only when the numba kernel runs, torch only when the
+torch kernel, or ``auto``, asks for it: the torch kernel's jobs (and the explorers' relaxation on
+a GPU) do not pay for numba's start-up, nor the numba kernel's for torch's.
 """
 
 from __future__ import annotations
@@ -14,10 +16,8 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
-import numba
 import numpy as np
 
-from . import kernels
 from .config import ConfigError
 from .hamiltonian import Hamiltonian
 
@@ -100,6 +100,8 @@ def _check_sweep_number(sweep: int, heat_bath: bool):
 
 def set_threads(threads: int | None) -> int:
     """Numba threads for the kernels: `threads` capped at what numba started with (all cores)."""
+    import numba
+
     available = numba.config.NUMBA_NUM_THREADS
     threads = available if threads is None else max(1, min(int(threads), available))
     numba.set_num_threads(threads)
@@ -180,6 +182,8 @@ def anneal(
     betas = 1.0 / schedule.temperatures()
     if kernel == "torch":
         return _anneal_torch(keys, L, ham, betas, schedule.quench_sweeps, device, dtype, batch_size, progress, compile)
+    from . import kernels
+
     threads = set_threads(threads)
     dx, dy = (np.array(v, dtype=np.float64) for v in ham.dmi_vectors())
     out = np.empty((len(keys), 3, L, L), dtype=np.float32)
@@ -221,6 +225,8 @@ def sweep(spins: np.ndarray, keys: np.ndarray, T: float, sweep_index: int, ham: 
     _check_sweep_number(sweep_index, heat_bath=T != 0)
     if spins.dtype != np.float64 or not spins.flags.c_contiguous:
         raise TypeError("sweep works in place on C-contiguous float64 spins")
+    from . import kernels
+
     set_threads(threads)
     dx, dy = (np.array(v, dtype=np.float64) for v in ham.dmi_vectors())
     beta = np.inf if T == 0 else 1.0 / T
@@ -233,6 +239,8 @@ def relax(spins: np.ndarray, ham: Hamiltonian, sweeps: int, *, threads: int | No
     (n, 3, L, L): the annealing kernel's quench, to test whether a state is metastable under
     the real Hamiltonian. Returns float32 spins; the input is not modified."""
     _check_lattice(spins.shape[-1])
+    from . import kernels
+
     work = np.array(spins, dtype=np.float64, order="C")  # a copy: the input is left alone
     set_threads(threads)
     dx, dy = (np.array(v, dtype=np.float64) for v in ham.dmi_vectors())
