@@ -6,7 +6,8 @@
 # Each step fits in one call of a 10-minute limit; results/ stays between calls on the same
 # machine, and what is worth keeping is written under $OUT (default: results/gpu-session).
 #
-#   dev/gpu_session.sh check           the CUDA tests (GPU against CPU) and the benchmark table
+#   dev/gpu_session.sh tests           the CUDA tests (GPU against CPU; a few minutes: they compile)
+#   dev/gpu_session.sh bench           the benchmark table of every stage, and its CSV (about 5 min)
 #   dev/gpu_session.sh paper SECONDS   the paper DAG on this GPU ($PRESET, default presets/gpu.yaml) for at most
 #                                      SECONDS, then a tarball of timings, logs, tables, figures;
 #                                      run it again to go on where it stopped
@@ -34,9 +35,11 @@ python -c "import torch, snakemake, zarr; print('torch', torch.__version__, 'cud
 'snakemake', snakemake.__version__, 'zarr', zarr.__version__)" | tee -a "$OUT/gpu.txt"
 
 case "${1:-}" in
-check)
-    python -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_physics.py -k "cuda or test_cuda" \
-        2>&1 | tee "$OUT/check.log" || true
+tests)
+    python -m pytest -q -p no:cacheprovider --durations=10 tests/test_cuda.py tests/test_physics.py \
+        -k "cuda or test_cuda" 2>&1 | tee "$OUT/tests.log" || true
+    ;;
+bench)
     python -m latentspin bench all --device cuda --csv "$OUT/bench.csv" 2>&1 | tee "$OUT/bench.txt"
     ;;
 paper)
@@ -57,7 +60,7 @@ paper)
     ls -la "$OUT"
     ;;
 *)
-    echo "usage: dev/gpu_session.sh check | paper SECONDS" >&2
+    echo "usage: dev/gpu_session.sh tests | bench | paper SECONDS" >&2
     exit 2
     ;;
 esac
