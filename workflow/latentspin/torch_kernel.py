@@ -361,14 +361,18 @@ def _check_beta(beta: float) -> float:
     return beta
 
 
-def _sweep_cb(cb: list[Tensor], beta: float, k1: Tensor, k2: Tensor, sweep: int, geo: _Geometry, ham: Hamiltonian,
-              halves: _HalfSweeps | None = None):
+def _sweep_cb(cb: list[Tensor], beta: float | Tensor, k1: Tensor, k2: Tensor, sweep: int, geo: _Geometry,
+              ham: Hamiltonian, halves: _HalfSweeps | None = None):
+    """One sweep of the checkerboard colours in place: a quench where beta is the float inf, else
+    a heat-bath sweep at beta (a float, or a 0-d tensor on the spins' device, which keeps the
+    host from waiting on a copy every sweep)."""
     halves = halves or _half_sweeps(None)
-    if beta == math.inf:
+    if not isinstance(beta, Tensor) and beta == math.inf:
         for c in (0, 1):
             cb[c] = halves.quench(cb[1 - c], cb[c], c, geo, ham)
         return
-    k1s, beta_t = k1 + geo.sweep_offset(sweep), _beta_tensor(beta, cb[0])
+    beta_t = beta if isinstance(beta, Tensor) else _beta_tensor(beta, cb[0])
+    k1s = k1 + geo.sweep_offset(sweep)
     for c in (0, 1):
         cb[c] = halves.heatbath(cb[1 - c], k1s, k2, beta_t, c, geo, ham)
 
@@ -461,8 +465,9 @@ def anneal_batch(keys, L: int, ham: Hamiltonian, betas, n_quench: int, *, first_
     geo = _geometry(L, device)
     k1, k2 = _keys(keys, geo.device)
     cb = _random_cb(k1, k2, geo, dtype)
-    for t, beta in enumerate(betas, start=int(first_sweep)):
-        _sweep_cb(cb, beta, k1, k2, t, geo, ham, halves)
+    on_device = torch.tensor(betas, dtype=dtype, device=geo.device)  # one copy for the whole schedule
+    for i, t in enumerate(range(int(first_sweep), int(first_sweep) + len(betas))):
+        _sweep_cb(cb, on_device[i], k1, k2, t, geo, ham, halves)
     for _ in range(n_quench):
         _sweep_cb(cb, math.inf, k1, k2, 0, geo, ham, halves)
     return from_checkerboard(cb, geo)
