@@ -31,8 +31,9 @@ if ! command -v python >/dev/null; then
 fi
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || echo "no nvidia-smi"; } \
     | tee "$OUT/gpu.txt"
-python -c "import torch, snakemake, zarr; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), \
-'snakemake', snakemake.__version__, 'zarr', zarr.__version__)" | tee -a "$OUT/gpu.txt"
+python -c "import sys, torch, numba, numpy, xarray, snakemake, zarr; print('python', sys.version.split()[0], \
+'torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'numba', numba.__version__, 'numpy', numpy.__version__, \
+'xarray', xarray.__version__, 'snakemake', snakemake.__version__, 'zarr', zarr.__version__)" | tee -a "$OUT/gpu.txt"
 
 case "${1:-}" in
 tests)
