@@ -173,8 +173,8 @@ def anneal(
     samples (default: :data:`TORCH_BATCH_SITES` sites) in `dtype` (float64, or float32 for GPU
     speed), the half sweeps through torch.compile if `compile` (see
     :func:`latentspin.torch_kernel.compile_backend`); `threads` is not used (torch keeps its own
-    thread count). `progress(k)` is called
-    after each chunk or batch with the number of samples it finished (e.g. ``tqdm.update``).
+    thread count). `progress(k)` is called after each chunk or batch with the number of samples
+    it finished (e.g. ``tqdm.update``).
     """
     _check_lattice(L)
     keys = np.ascontiguousarray(keys, dtype=np.uint64).reshape(-1, 2)

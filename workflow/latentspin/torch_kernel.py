@@ -324,7 +324,6 @@ class _HalfSweeps:
     use and cached by torch across processes."""
 
     def __init__(self, backend: str | None):
-        self.backend = backend
         if backend is None:
             self.heatbath, self.quench = _heatbath_colour, _quench_colour
         else:
