@@ -247,6 +247,28 @@ def test_montecarlo_anneal_runs_the_torch_kernel_when_asked():
         tk.sweep_batch(torch.zeros(1, 3, 8, 8, dtype=torch.float64), keys[:1], -1.0, 1, HAM)
 
 
+def test_compiled_anneal_pads_a_short_last_batch_instead_of_compiling_its_shape():
+    """Compiled half sweeps are shape-static. 7 samples at batch size 3 run as batches of 3, 3 and
+    1, the last padded to 3 with copies of its last key: one shape, so the 4 graphs of one batch
+    shape, and the samples of an unpadded eager run. Batches are balanced: 9 at 4 are 3 × 3."""
+    from torch._dynamo.utils import counters
+
+    keys = mc.sample_keys(4, "pad", range(7))
+    schedule = mc.Schedule(sweeps=4, quench_sweeps=1)
+    torch._dynamo.reset()
+    counters.clear()
+    done = []
+    compiled = mc.anneal(keys, 8, HAM, schedule, kernel="torch", batch_size=3, compile="aot_eager",
+                         progress=done.append)
+    assert counters["stats"]["unique_graphs"] == 4
+    assert done == [3, 3, 1]
+    np.testing.assert_array_equal(compiled, mc.anneal(keys, 8, HAM, schedule, kernel="torch", batch_size=7))
+    done.clear()
+    mc.anneal(mc.sample_keys(4, "pad", range(9)), 8, HAM, schedule, kernel="torch", batch_size=4,
+              progress=done.append)
+    assert done == [3, 3, 3]
+
+
 # --- physics -------------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ a GPU) do not pay for numba's start-up, nor the numba kernel's for torch's.
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -169,8 +170,8 @@ def anneal(
     numbers, but their samples of one key part ways during the anneal (chaotic dynamics amplify
     the ulp-level differences of exp, log1p, sin and cos), so a dataset records which one ran.
 
-    numba: samples run one per thread, in chunks of `threads`. torch: batches of `batch_size`
-    samples (default: :data:`TORCH_BATCH_SITES` sites) in `dtype` (float64, or float32 for GPU
+    numba: samples run one per thread, in chunks of `threads`. torch: equal batches of at most
+    `batch_size` samples (default: :data:`TORCH_BATCH_SITES` sites) in `dtype` (float64, or float32 for GPU
     speed), the half sweeps through torch.compile if `compile` (see
     :func:`latentspin.torch_kernel.compile_backend`); `threads` is not used (torch keeps its own
     thread count). `progress(k)` is called after each chunk or batch with the number of samples
@@ -207,11 +208,19 @@ def _anneal_torch(keys, L, ham, betas, n_quench, device, dtype, batch_size, prog
     elif batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     out = np.empty((len(keys), 3, L, L), dtype=np.float32)
-    for start in range(0, len(keys), batch_size):
-        stop = min(start + batch_size, len(keys))
-        spins = torch_kernel.anneal_batch(keys[start:stop], L, ham, betas, n_quench, device=device,
+    # as few batches as batch_size allows, of equal size: 5,000 samples at 1,024 a batch are 5 of 1,000
+    n_batches = max(1, math.ceil(len(keys) / batch_size))
+    size = max(1, math.ceil(len(keys) / n_batches))
+    for start in range(0, len(keys), size):
+        stop = min(start + size, len(keys))
+        batch = keys[start:stop]
+        if compile and len(batch) < size:
+            # compiled half sweeps are shape-static: a short last batch is padded with copies of its
+            # last key (each sample depends on its key alone) instead of compiling for a new shape
+            batch = np.concatenate([batch, np.repeat(batch[-1:], size - len(batch), axis=0)])
+        spins = torch_kernel.anneal_batch(batch, L, ham, betas, n_quench, device=device,
                                           dtype=getattr(torch, dtype), compile=compile)
-        out[start:stop] = spins.cpu().numpy()
+        out[start:stop] = spins[: stop - start].cpu().numpy()
         if progress is not None:
             progress(stop - start)
     return out
