@@ -5,11 +5,18 @@
 #     python dev/wheelhouse.py .whl --python 3.12 --have <the GPU machine's package list>
 # Each step fits in one call of a 10-minute limit; results/ stays between calls on the same
 # machine, and what is worth keeping is written under $OUT (default: results/gpu-session).
+# A session lent 15 minutes of device time in all gets one full call: `session`.
 #
+#   dev/gpu_session.sh session SECONDS  what a 15-minute session should run, in one call: the one-sweep
+#                                      CUDA checks (about a minute), then `paper` for the rest of SECONDS,
+#                                      the chain to the stochastic Mz search first (issue 4's open claim)
 #   dev/gpu_session.sh tests           the CUDA tests (GPU against CPU; a few minutes: they compile)
 #   dev/gpu_session.sh bench           the benchmark table of every stage, and its CSV (about 5 min)
-#   dev/gpu_session.sh paper SECONDS   the paper DAG on this GPU ($PRESET, default presets/gpu.yaml) for at most
-#                                      SECONDS, then a tarball of timings, logs, tables, figures;
+#   dev/gpu_session.sh paper SECONDS [TARGET...]
+#                                      the paper DAG on this GPU ($PRESET, default presets/gpu.yaml) for at
+#                                      most SECONDS, the TARGETs (and what they need) alone first, then a
+#                                      tarball of timings, logs, tables, figures (and paths.png and fig5.png
+#                                      of the searches that finished, where the DAG did not draw them);
 #                                      run it again to go on where it stopped
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +42,8 @@ python -c "import sys, torch, numba, numpy, xarray, snakemake, zarr; print('pyth
 'torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'numba', numba.__version__, 'numpy', numpy.__version__, \
 'xarray', xarray.__version__, 'snakemake', snakemake.__version__, 'zarr', zarr.__version__)" | tee -a "$OUT/gpu.txt"
 
-case "${1:-}" in
+mode=${1:-}
+case "$mode" in
 tests)
     python -m pytest -q -p no:cacheprovider --durations=10 tests/test_cuda.py tests/test_physics.py \
         -k "cuda or test_cuda" 2>&1 | tee "$OUT/tests.log" || true
@@ -43,25 +51,51 @@ tests)
 bench)
     python -m latentspin bench all --device cuda --csv "$OUT/bench.csv" 2>&1 | tee "$OUT/bench.txt"
     ;;
-paper)
-    seconds=${2:?paper needs the seconds it may run}
-    start=$(date +%s)
+paper | session)
+    seconds=${2:?$1 needs the seconds it may run}
+    deadline=$(( $(date +%s) + seconds ))
+    shift 2
+    if [ "$mode" = session ]; then
+        set -- results/explore/stochastic/Mz/summary.json
+        timeout -k 10 150 python -m pytest -q -p no:cacheprovider tests/test_cuda.py -k one_sweep 2>&1 \
+            | tee "$OUT/tests.log" || true
+    fi
+    run_dag() {  # snakemake on the given targets (none: the whole DAG) until the deadline
+        local left=$(( deadline - $(date +%s) - 40 ))  # 40 s kept for the figures and the tarball
+        if [ "$left" -le 0 ]; then echo "no time left for snakemake ${*:-(the whole DAG)}"; return 124; fi
+        echo "== snakemake ${*:-(the whole DAG)} for at most $left s" | tee -a "$OUT/paper.log"
+        timeout -s INT -k 30 "$left" python -m snakemake --cores all --configfile "$PRESET" \
+            --rerun-incomplete --printshellcmds "$@" >>"$OUT/paper.log" 2>&1
+        local status=$?
+        echo "snakemake exit status $status (124: stopped at the limit)" | tee -a "$OUT/paper.log"
+        return "$status"
+    }
     set +e
-    timeout -s INT -k 30 "$seconds" python -m snakemake --cores all --configfile "$PRESET" \
-        --rerun-incomplete --printshellcmds >>"$OUT/paper.log" 2>&1
-    status=$?
+    if [ $# -eq 0 ] || run_dag "$@"; then run_dag; fi
     set -e
-    echo "this call: $(( $(date +%s) - start )) s, snakemake exit status $status (124: stopped at the limit)" \
-        | tee -a "$OUT/paper.log"
     grep -E "^(rule |Finished|[0-9]+ of [0-9]+ steps)" "$OUT/paper.log" | tail -n 30
+    # the searches that finished, drawn where the DAG has not drawn them yet
+    runs=$(for t in results/explore/{genetic,stochastic}/*/trajectory.zarr; do
+        if [ -d "$t" ]; then d=${t%/trajectory.zarr}; echo "--run ${d#results/explore/}=$t"; fi; done)
+    if [ -n "$runs" ] && [ ! -f results/figures/paths.png ]; then
+        mkdir -p results/gpu-figures
+        # shellcheck disable=SC2086
+        python -m latentspin figure paths --config config.yaml --config "$PRESET" $runs \
+            --out results/gpu-figures/paths.png || true
+        if [ -d results/data/train.zarr ]; then
+            # shellcheck disable=SC2086
+            python -m latentspin figure fig5 --config config.yaml --config "$PRESET" --train results/data/train.zarr \
+                $runs --out results/gpu-figures/fig5.png || true
+        fi
+    fi
     tar -czf "$OUT/paper-results.tar.gz" --ignore-failed-read results/benchmarks results/logs \
         results/data/*_summary.json results/vae/diagnostics.csv results/vae/beta*/history.csv \
         results/explore/metrics.csv results/explore/*/*/summary.json results/claims.csv results/figures \
-        2>/dev/null || true
+        results/gpu-figures 2>/dev/null || true
     ls -la "$OUT"
     ;;
 *)
-    echo "usage: dev/gpu_session.sh tests | bench | paper SECONDS" >&2
+    echo "usage: dev/gpu_session.sh session SECONDS | tests | bench | paper SECONDS [TARGET...]" >&2
     exit 2
     ;;
 esac

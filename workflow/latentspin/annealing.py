@@ -8,6 +8,8 @@ torch or numba.
 from __future__ import annotations
 
 import json
+import sys
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -72,11 +74,18 @@ def anneal_shard(config: Mapping, split: str, shard: int, out: str | Path, threa
     kernel, device = select_kernel(config["anneal"].get("device", "auto") if device is None else device, kernel)
     gpu = config["anneal"].get("torch", {})
     dtype, compile = gpu.get("dtype", "float64"), gpu.get("compile", False)
+    L = config["lattice"]["L"]
+    start = time.perf_counter()
     with tqdm(total=len(samples), desc=f"anneal {split}/{shard}", unit="sample", disable=not progress,
               mininterval=2.0) as bar:
-        spins = anneal(keys, config["lattice"]["L"], ham, schedule, threads=threads, progress=bar.update,
+        spins = anneal(keys, L, ham, schedule, threads=threads, progress=bar.update,
                        device=device, kernel=kernel, dtype=dtype, compile=compile)
+    seconds = time.perf_counter() - start
     attrs = dataset_attrs(config, split, kernel, device, dtype) | {"shard": shard, "shards": spec["shards"]}
+    if progress:  # the job's log: its throughput, start-up and compilation included
+        sweeps = schedule.sweeps + schedule.quench_sweeps
+        print(f"anneal {split}/{shard}: {len(samples)} samples x {sweeps} sweeps at L = {L} in {seconds:.1f} s: "
+              f"{len(samples) * sweeps * L * L / seconds:.3g} spin updates/s ({attrs['method']})", file=sys.stderr)
     return write_zarr(make_dataset(spins, samples, observables(spins, ham), attrs), out)
 
 
