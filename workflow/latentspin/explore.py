@@ -43,6 +43,7 @@ def single_code(decoder: Decoder, objective: Objective, z0: Tensor, *, iteration
         if it % record_every == 0:
             steps.append(it)
             trace.append(cost.detach().cpu())
+            bar.set_postfix(mean_cost=f"{float(trace[-1].mean()):.5g}", refresh=False)
         opt.zero_grad(set_to_none=True)
         cost.sum().backward()
         opt.step()
@@ -115,6 +116,7 @@ def genetic(decoder: Decoder, objective: Objective, population: Tensor, *, gener
         fitness = value if objective.maximize else -value
         best = int(torch.argmax(fitness))
         stats.append(torch.stack([value.min(), value.mean(), value.max()]).cpu())
+        bar.set_postfix(best=f"{float(value[best]):.4g}", mean=f"{float(stats[-1][1]):.4g}", refresh=False)
         best_codes.append(population[best].cpu())
         if g in snapshots:
             snap_gens.append(g)
@@ -175,6 +177,9 @@ def stochastic(decoder: Decoder, objective: Objective, latent_dim: int, *, sampl
                          ("sigma_mean", float(log_sigma.detach().exp().mean())), ("sigma_max", sigma_max)):
                 rec[k].append(v)
             mus.append(mu.detach().cpu().clone())
+            # the log shows where the search stands, also when a job is stopped before it ends
+            bar.set_postfix(cost=f"{rec['cost'][-1]:.4g}", gamma=f"{gamma:.0e}", sigma=f"{rec['sigma_mean'][-1]:.3f}",
+                            mu=f"{float(mu.detach().norm()):.2f}", refresh=False)
         bar.update()
         if sigma_max < sigma_tol:
             converged = True
