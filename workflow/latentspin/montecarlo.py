@@ -171,8 +171,8 @@ def anneal(
     the ulp-level differences of exp, log1p, sin and cos), so a dataset records which one ran.
 
     numba: samples run one per thread, in chunks of `threads`. torch: equal batches of at most
-    `batch_size` samples (default: :data:`TORCH_BATCH_SITES` sites) in `dtype` (float64, or float32 for GPU
-    speed), the half sweeps through torch.compile if `compile` (see
+    `batch_size` samples (default: :data:`TORCH_BATCH_SITES` sites) in `dtype` (float64, or
+    float32 for GPU speed), the half sweeps through torch.compile if `compile` (see
     :func:`latentspin.torch_kernel.compile_backend`); `threads` is not used (torch keeps its own
     thread count). `progress(k)` is called after each chunk or batch with the number of samples
     it finished (e.g. ``tqdm.update``).
