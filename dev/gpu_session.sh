@@ -88,7 +88,7 @@ paper | session)
                 $runs --out results/gpu-figures/fig5.png || true
         fi
     fi
-    tar -czf "$OUT/paper-results.tar.gz" --ignore-failed-read results/benchmarks results/logs \
+    tar -czf "$OUT/paper-results.tar.gz" --ignore-failed-read --exclude="*.pdf" results/benchmarks results/logs \
         results/data/*_summary.json results/vae/diagnostics.csv results/vae/beta*/history.csv \
         results/explore/metrics.csv results/explore/*/*/summary.json results/claims.csv results/figures \
         results/gpu-figures 2>/dev/null || true
