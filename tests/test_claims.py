@@ -99,6 +99,18 @@ def test_mz_maximization_counts_skyrmions_of_either_sign():
     assert up.loc["4d-W-by-Mz", "value"] == down.loc["4d-W-by-Mz", "value"] == 4.0
 
 
+def test_the_skyrmion_claim_reports_the_decoder_amplitude_without_judging_by_it():
+    """A uniform state decoded from a weak output fails for its W, whatever its amplitude; the
+    amplitude is shown beside it, where the run recorded one."""
+    weak = {"final_W": np.array([0.0]), "final_Mz": np.array([0.99]), "final_amplitude": np.array([0.21]),
+            "prior_amplitude": 0.63}
+    row = table(pairs=pairs(stochastic__Mz=weak)).loc["5b-skyrmions"]
+    assert row["held"] == "no" and "decoder output amplitude 0.21 (prior samples 0.63)" in row["measured"]
+    skyrmions = table(pairs=pairs(stochastic__Mz={"final_amplitude": np.array([0.1]), "prior_amplitude": 0.63}))
+    assert skyrmions.loc["5b-skyrmions", "held"] == "yes"
+    assert "amplitude" not in table().loc["5b-skyrmions", "measured"]
+
+
 def test_collapse_and_prior_claims_read_the_diagnostics():
     assert table(vae=vae(active=(5, 60, 90, 95))).loc["6-collapse", "held"] == "no"  # 60 > 45
     assert table(vae=vae(kl=(1.0, 10.0, 90.0, 80.0))).loc["6-closer-to-prior", "held"] == "no"

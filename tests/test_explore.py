@@ -203,6 +203,31 @@ def test_a_fixed_seed_reproduces_every_trajectory(root, trained_smoke_model, alg
         assert "boundary_map" not in a
 
 
+def test_the_decoder_amplitude_of_every_decoded_state_is_recorded(root, trained_smoke_model):
+    """The initial and final states' output amplitudes are those of their codes (z and z*), and
+    the prior reference is drawn from its own stream: the same for every pair, and the search's
+    trajectory is that of a run that never drew it."""
+    from latentspin.vae import decoder_amplitude
+
+    config = smoke_config(root, single_code={"codes": 4, "iterations": 3, "record_every": 1})
+    model = trained_smoke_model
+    ds, summary = exploration.run_pair(config, "single_code", "energy", model, device=torch.device("cpu"),
+                                       progress=False)
+    for when, codes in (("initial", "z"), ("final", "z_star")):
+        expected = decoder_amplitude(model.decoder, torch.from_numpy(ds[codes].values)).numpy()
+        np.testing.assert_array_equal(ds[f"{when}_amplitude"].values, expected)
+        assert summary[f"{when}_amplitude"] == pytest.approx(float(expected.mean()))
+    assert "relaxed_amplitude" not in ds and "relaxed_amplitude" not in summary  # relaxed states are not decoded
+    _, other = exploration.run_pair(config, "genetic", "W", model, device=torch.device("cpu"), progress=False)
+    assert summary["prior_amplitude"] == other["prior_amplitude"] == ds.attrs["prior_amplitude"] > 0
+    s = config["explore"]["single_code"]
+    z0 = torch.randn(s["codes"], model.cfg.latent_dim,
+                     generator=torch.Generator().manual_seed(summary["seed"]))
+    alone = explore.single_code(model.decoder, objective("energy"), z0, iterations=s["iterations"], lr=s["lr"],
+                                record_every=s["record_every"])
+    np.testing.assert_array_equal(ds["z_star"].values, alone["z_star"].numpy())
+
+
 def test_relaxation_is_the_kernels_zero_temperature_sweep():
     s = np.random.default_rng(1).normal(size=(2, 3, 16, 16))
     s /= np.linalg.norm(s, axis=1, keepdims=True)

@@ -7,7 +7,8 @@ from torch.distributions import Normal, kl_divergence as torch_kl
 
 from latentspin import diagnostics, physics, textures, train
 from latentspin.physics import Hamiltonian
-from latentspin.vae import VAE, VAEConfig, kl_divergence, kl_per_dim, load_model, reconstruction_loss, save_model
+from latentspin.vae import (VAE, VAEConfig, decoder_amplitude, kl_divergence, kl_per_dim, load_model, reconstruction_loss,
+                            save_model)
 
 SMALL = dict(latent_dim=8, encoder_channels=(4, 6, 8, 8), decoder_channels=(8, 6, 4, 3), dense=16)
 
@@ -65,6 +66,29 @@ def test_decoded_spins_have_unit_length(mode):
     z = 3 * torch.randn(16, 8)
     norms = model.decoder(z).norm(dim=1)
     torch.testing.assert_close(norms, torch.ones_like(norms), atol=1e-5, rtol=0)
+
+
+def test_decoder_amplitude_is_the_length_before_normalization():
+    """A last convolution with zero weights and bias b outputs b at every site: the amplitude is
+    |b| whatever the code, and the decoded state is uniform along b. With a linear last layer,
+    scaling it by 3 scales the amplitude by 3 and leaves the decoded spins unchanged."""
+    model = VAE(VAEConfig(L=32, **SMALL)).eval()
+    z = 3 * torch.randn(5, 8)
+    last = model.decoder.features[-1]
+    assert isinstance(last, torch.nn.Conv2d) and last.out_channels == 3
+    spins, amplitude = model.decoder(z), decoder_amplitude(model.decoder, z, batch_size=2)
+    torch.testing.assert_close(torch.nn.functional.normalize(model.decoder.field(z), dim=1), spins)
+    with torch.no_grad():
+        last.weight.mul_(3)
+        last.bias.mul_(3)
+    torch.testing.assert_close(decoder_amplitude(model.decoder, z), 3 * amplitude)
+    torch.testing.assert_close(model.decoder(z), spins, atol=1e-6, rtol=0)
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.copy_(torch.tensor([0.3, 0.0, 0.4]))
+    torch.testing.assert_close(decoder_amplitude(model.decoder, z), torch.full((5,), 0.5))
+    uniform = torch.tensor([0.6, 0.0, 0.8])[None, :, None, None].expand(5, 3, 32, 32)
+    torch.testing.assert_close(model.decoder(z), uniform)
 
 
 def test_kl_matches_closed_form():

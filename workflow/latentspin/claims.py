@@ -140,8 +140,11 @@ def _gap(algorithm):
 def _skyrmions(inp):
     run = inp.pairs[("stochastic", "Mz")]
     w, mz, mz0 = (float(np.asarray(run[k]).ravel()[0]) for k in ("final_W", "final_Mz", "initial_Mz"))
-    return (w, f"state at μ*: W {w:+.2f}, Mz {mz:.3f} (μ* = 0: Mz {mz0:.3f})",
-            "|W| ≥ 1 (rounded: skyrmions) and Mz raised", round(abs(w)) >= 1 and mz > mz0)
+    measured = f"state at μ*: W {w:+.2f}, Mz {mz:.3f} (μ* = 0: Mz {mz0:.3f})"
+    if "final_amplitude" in run and "prior_amplitude" in run:  # context, not part of the criterion
+        amplitude = float(np.asarray(run["final_amplitude"]).ravel()[0])
+        measured += f"; decoder output amplitude {amplitude:.2f} (prior samples {float(run['prior_amplitude']):.2f})"
+    return (w, measured, "|W| ≥ 1 (rounded: skyrmions) and Mz raised", round(abs(w)) >= 1 and mz > mz0)
 
 
 def _peak(inp):

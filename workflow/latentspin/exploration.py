@@ -8,6 +8,11 @@ Dataset with the trajectories, the codes and the initial and final states) and
 The relaxation check: every final state is relaxed by zero-temperature heat-bath sweeps of the
 real Hamiltonian (the annealing kernel at T = 0); if ε, W and Mz barely move, the optimized state
 is a metastable state of the physics, not an artefact of the decoder.
+
+The decoder check: the output amplitude of every decoded state (the mean length of the decoder's
+output before its L2 normalization, :func:`latentspin.vae.decoder_amplitude`), beside that of
+decoded prior samples z ~ N(0, I). A search that ends far below the prior's amplitude found a
+state the network barely produces: the normalization turned a weak output into unit spins.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from . import explore, objectives, physics
 from .config import ALGORITHMS
 from .outputs import derive_seed
 from .physics import Hamiltonian
-from .vae import VAE, decode_in_batches
+from .vae import VAE, decode_in_batches, decoder_amplitude
 
 @torch.no_grad()
 def state_metrics(spins: torch.Tensor, ham: Hamiltonian, objective: objectives.Objective,
@@ -117,10 +122,23 @@ def _probes(c: _Context, codes: torch.Tensor, steps: np.ndarray, n: int = 101) -
     bubbles before a uniform state."""
     idx = np.unique(np.linspace(0, len(codes) - 1, min(n, len(codes))).round().astype(int))
     m = state_metrics(_decode(c.decoder, codes[idx], c.device), c.ham, c.objective, c.nodal_threshold)
+    m["amplitude"] = decoder_amplitude(c.decoder, codes[idx].to(c.device)).cpu().numpy()
     out = {"probe_step": ("probe", steps[idx])}
-    for k in ("objective", "energy", "W", "Mz", "max_local_energy"):
+    for k in ("objective", "energy", "W", "Mz", "max_local_energy", "amplitude"):
         out[f"probe_{k}"] = ("probe", m[k])
     return out
+
+
+# Decoded prior samples z ~ N(0, I) that set the reference output amplitude of the decoder
+PRIOR_REFERENCE_CODES = 100
+
+
+def prior_amplitude(decoder, latent_dim: int, seed: int, device: torch.device | str = "cpu") -> float:
+    """Mean output amplitude of the decoder over PRIOR_REFERENCE_CODES prior samples, drawn from
+    their own stream (so that the searches' streams are untouched): the same for every pair."""
+    g = torch.Generator().manual_seed(derive_seed(seed, "explore", "prior amplitude"))
+    z = torch.randn(PRIOR_REFERENCE_CODES, latent_dim, generator=g)
+    return float(decoder_amplitude(decoder, z.to(device)).mean())
 
 
 RUNNERS = {"single_code": _run_single_code, "genetic": _run_genetic, "stochastic": _run_stochastic}
@@ -175,6 +193,9 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
     metrics = {}
     for name, x in (("initial", x_initial), ("final", x_final), ("relaxed", x_relaxed)):
         metrics[name] = state_metrics(x, ham, obj, ex["nodal_threshold"])
+        if name != "relaxed":  # a relaxed state is not decoded
+            codes = initial_codes if name == "initial" else final_codes
+            metrics[name]["amplitude"] = decoder_amplitude(model.decoder, codes.to(device)).cpu().numpy()
         data_vars[f"{name}_spins"] = (("state", "component", "y", "x"), x.numpy())
         for k, v in metrics[name].items():
             data_vars[f"{name}_{k}"] = ("state", v)
@@ -182,7 +203,8 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
         data_vars[k] = (("component", "y", "x"), v.numpy())
     attrs = {"algorithm": algorithm, "objective": objective_name, "maximize": int(obj.maximize),
              "description": obj.description, "seed": seed, "beta": float(model.extra.get("beta", float("nan"))),
-             "L": L, "decodes": int(out["decodes"]), "seconds": seconds, "device": str(device)}
+             "L": L, "decodes": int(out["decodes"]), "seconds": seconds, "device": str(device),
+             "prior_amplitude": prior_amplitude(model.decoder, model.cfg.latent_dim, config["seed"], device)}
     if algorithm == "stochastic":
         attrs |= {"converged": int(out["converged"]), "iterations": int(out["iterations"])}
     ds = xr.Dataset(data_vars, coords=coords, attrs=attrs)
@@ -190,8 +212,9 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
     summary = {**{k: v for k, v in attrs.items() if k != "description"}, "decodes_per_s": out["decodes"] / seconds}
     for name, m in metrics.items():
         summary[f"{name}_objective"] = float(m["objective"].mean())
-        for k in ("energy", "W", "Mz", "max_local_energy"):
-            summary[f"{name}_{k}"] = float(m[k].mean())
+        for k in ("energy", "W", "Mz", "max_local_energy", "amplitude"):
+            if k in m:
+                summary[f"{name}_{k}"] = float(m[k].mean())
         summary[f"{name}_nodal_points"] = int(m["nodal_points"].sum())
     summary["states"] = int(len(x_final))
     summary["relax_max_spin_change"] = float((x_relaxed - x_final).norm(dim=1).max())

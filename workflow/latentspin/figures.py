@@ -332,29 +332,41 @@ def convergence_figure(runs: Mapping[tuple[str, str], Mapping]):
 def paths_figure(runs: Mapping[tuple[str, str], Mapping]):
     """The physics along each search path: ε, W and Mz of the state decoded from the best
     individual of the generation (genetic) or from μ* (stochastic), at the probed steps
-    (``probe_*`` variables of the trajectory). Runs without probes (single-code) are skipped."""
+    (``probe_*`` variables of the trajectory), and the decoder's output amplitude there against
+    that of decoded prior samples (:func:`latentspin.vae.decoder_amplitude`): a path that falls
+    far below it leads to states the network barely produces. Runs without probes (single-code)
+    are skipped."""
     pairs = [p for p in runs if "probe_step" in runs[p]]
     if not pairs:
         raise ValueError("no genetic or stochastic run with probes to draw")
-    fig, axes = plt.subplots(len(pairs), 3, figsize=(10.5, 1.9 * len(pairs) + 0.6), squeeze=False, sharex="row",
+    quantities = (("energy", "ε"), ("W", "W"), ("Mz", "$M_z$"), ("amplitude", "output amplitude"))
+    fig, axes = plt.subplots(len(pairs), 4, figsize=(13.5, 1.9 * len(pairs) + 0.6), squeeze=False, sharex="row",
                              layout="constrained")
     for row, (algorithm, objective) in enumerate(pairs):
         r = runs[(algorithm, objective)]
-        for ax, (q, name) in zip(axes[row], (("energy", "ε"), ("W", "W"), ("Mz", "$M_z$"))):
+        for ax, (q, name) in zip(axes[row], quantities):
+            if f"probe_{q}" not in r:  # a trajectory written before the amplitude was recorded
+                ax.set_axis_off()
+                continue
             values = np.round(r[f"probe_{q}"], 9)  # W: integers, not the 1e-17 around them
             ax.plot(r["probe_step"], values, color="C0", marker=".", markersize=3)
             ax.ticklabel_format(axis="y", useOffset=False)
             ax.set_ylabel(name)
+        if "probe_amplitude" in r and "prior_amplitude" in r:
+            axes[row, 3].axhline(float(r["prior_amplitude"]), color="C2", linestyle="--", linewidth=1,
+                                 label="prior samples")
+            axes[row, 3].set_ylim(bottom=0)
+            axes[row, 3].legend(fontsize=7, frameon=False)
         axes[row, 0].set_title(f"{ALGORITHM_LABELS[algorithm]}: {'max' if r['maximize'] else 'min'} "
                                f"{LABELS[objective]}", fontsize=9, loc="left")
         if algorithm == "stochastic" and "gamma" in r:  # mark where γ drops
             for step in r["step"][1:][np.diff(r["gamma"]) != 0]:
                 for ax in axes[row]:
                     ax.axvline(step, color="grey", linewidth=0.6, linestyle=":")
-    for ax, what in zip(axes[-1], ("generation / iteration",) * 3):
-        ax.set_xlabel(what)
+    for ax in axes[-1]:
+        ax.set_xlabel("generation / iteration")
     fig.suptitle("physics along the search path: the best individual (genetic) or μ* (stochastic), decoded; "
-                 "dotted: γ divided", fontsize=9)
+                 "dotted: γ divided; amplitude: the decoder's output before its L2 normalization", fontsize=9)
     return fig
 
 

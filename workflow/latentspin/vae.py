@@ -9,6 +9,12 @@ every output spin has unit length.
 Where the paper is loose (DESIGN.md): the decoder's dense layer has (L/16)²·128 units (Fig. 6's
 16×16×128 cannot reach 128 after four upsamplings); the encoder's 200 outputs are μ and log σ²;
 L_RC is the *mean* squared error over sites and components.
+
+Beyond the paper: the decoder's *output amplitude*, the mean over sites of the length of its last
+convolution's output before the L2 normalization (:func:`decoder_amplitude`). The normalization
+makes every output a unit spin, however weak the signal it normalizes; a state decoded from an
+amplitude far below that of decoded prior samples is one the network barely produces, e.g. a
+uniform state manufactured from a weak, nearly constant output.
 """
 
 from __future__ import annotations
@@ -104,9 +110,12 @@ class Decoder(nn.Module):
         blocks.append(periodic_conv(c_in, cfg.components, cfg.kernel_size))
         self.features = nn.Sequential(*blocks)
 
+    def field(self, z: Tensor) -> Tensor:
+        """The last convolution's output (n, 3, L, L), before the L2 normalization."""
+        return self.features(self.head(z).view(-1, *self.start))
+
     def forward(self, z: Tensor) -> Tensor:
-        x = self.features(self.head(z).view(-1, *self.start))
-        return F.normalize(x, dim=1)  # the L2-normalization layer: unit spins
+        return F.normalize(self.field(z), dim=1)  # the L2-normalization layer: unit spins
 
 
 class VAE(nn.Module):
@@ -127,6 +136,14 @@ class VAE(nn.Module):
 def decode_in_batches(decoder, z: Tensor, batch_size: int = 100) -> Tensor:
     """Decoded states of codes z (n, N), batch by batch and without gradients, on z's device."""
     return torch.cat([decoder(z[s : s + batch_size]) for s in range(0, len(z), batch_size)])
+
+
+@torch.no_grad()
+def decoder_amplitude(decoder: Decoder, z: Tensor, batch_size: int = 100) -> Tensor:
+    """Per code of z (n, N): the mean over sites of |field|, the length of the decoder's output
+    before its L2 normalization (module docstring). On z's device, without gradients."""
+    return torch.cat([decoder.field(z[s : s + batch_size]).norm(dim=1).mean(dim=(-2, -1))
+                      for s in range(0, len(z), batch_size)])
 
 
 def reconstruction_loss(x: Tensor, x_out: Tensor) -> Tensor:
