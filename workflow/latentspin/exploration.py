@@ -191,10 +191,10 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
     x_final = _decode(model.decoder, final_codes, device)
     x_relaxed = relax_states(x_final, ham, ex["relax_sweeps"], device, threads)
     metrics = {}
-    for name, x in (("initial", x_initial), ("final", x_final), ("relaxed", x_relaxed)):
+    for name, x, codes in (("initial", x_initial, initial_codes), ("final", x_final, final_codes),
+                           ("relaxed", x_relaxed, None)):  # a relaxed state is not decoded
         metrics[name] = state_metrics(x, ham, obj, ex["nodal_threshold"])
-        if name != "relaxed":  # a relaxed state is not decoded
-            codes = initial_codes if name == "initial" else final_codes
+        if codes is not None:
             metrics[name]["amplitude"] = decoder_amplitude(model.decoder, codes.to(device)).cpu().numpy()
         data_vars[f"{name}_spins"] = (("state", "component", "y", "x"), x.numpy())
         for k, v in metrics[name].items():
