@@ -67,20 +67,6 @@ def finish(p, timeout: float) -> str:
         pytest.fail(f"snakemake still running after {timeout} s:\n{log[-3000:]}")
 
 
-def interrupt(p, patience: float = 30, timeout: float = 120) -> str:
-    """Ctrl-C, as a user stops Snakemake, then its output once it exits. A second Ctrl-C if it
-    has not stopped after `patience` seconds: once so far in CI the first was lost (Snakemake
-    printed nothing more and kept waiting, its job already cancelled); the README tells users
-    to press it again."""
-    os.killpg(p.pid, signal.SIGINT)
-    try:
-        return p.communicate(timeout=patience)[0]
-    except subprocess.TimeoutExpired:  # communicate may be retried: no output is lost
-        print(f"snakemake still running {patience:g} s after Ctrl-C: pressing it again")
-        os.killpg(p.pid, signal.SIGINT)
-    return finish(p, timeout)
-
-
 def submitted_ids(log: str) -> list[str]:
     return re.findall(r"submitted with SLURM jobid (\d+)", log)
 
@@ -163,7 +149,8 @@ def test_a_job_cancelled_mid_run_leaves_nothing_a_rerun_would_take_for_complete(
     while not sacct_states(cluster, [job]).get(job, "").startswith("CANCELLED"):
         assert time.monotonic() < deadline, "sacct never showed the job cancelled"
         time.sleep(0.5)
-    interrupt(p)
+    os.killpg(p.pid, signal.SIGINT)
+    finish(p, 120)
     _assert_rerun_plans_the_job(root, cluster, tmp_path)
 
 
