@@ -47,13 +47,20 @@ def cluster(tmp_path_factory):
     assert not alive, f"daemons still running after stop: {alive}"
 
 
+def _ctrl_c_reaches_it():
+    """A shell without job control starts background commands (`cmd &`, as scripts run CI) with
+    SIGINT ignored, and the ignore is inherited across exec: Snakemake would then never see the
+    Ctrl-C that the tests send. Give the child the default disposition, as a terminal does."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def slurm_snakemake(root, cluster, workdir, *args, configfiles=()):
     """Snakemake through the SLURM profile, started in a process group of its own."""
     cmd = [sys.executable, "-m", "snakemake", *args, "--profile", str(root / "profiles" / "slurm"),
            "-s", str(root / "Snakefile"), "--directory", str(workdir), *FAST,
            "--configfile", str(root / "presets" / "smoke.yaml"), *map(str, configfiles)]
     return subprocess.Popen(cmd, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_ctrl_c_reaches_it)
 
 
 def finish(p, timeout: float) -> str:
