@@ -29,7 +29,7 @@ from . import explore, objectives, physics
 from .config import ALGORITHMS
 from .outputs import derive_seed
 from .physics import Hamiltonian
-from .vae import VAE, decode_in_batches, decoder_amplitude
+from .vae import VAE, decode_fields_in_batches, decoder_amplitude, output_amplitude
 
 @torch.no_grad()
 def state_metrics(spins: torch.Tensor, ham: Hamiltonian, objective: objectives.Objective,
@@ -40,9 +40,11 @@ def state_metrics(spins: torch.Tensor, ham: Hamiltonian, objective: objectives.O
     return {"objective": objective.value(spins.double()).cpu().numpy(), **{k: v.numpy() for k, v in measured.items()}}
 
 
-def _decode(decoder, z: torch.Tensor, device) -> torch.Tensor:
-    """Decoded states on the CPU, for the physics, the relaxation and the files."""
-    return decode_in_batches(decoder, z.to(device)).cpu()
+def _decode(decoder, z: torch.Tensor, device) -> tuple[torch.Tensor, np.ndarray]:
+    """Decoded states on the CPU, for the physics, the relaxation and the files, and their output
+    amplitudes: one pass of the decoder for both."""
+    field = decode_fields_in_batches(decoder, z.to(device))
+    return torch.nn.functional.normalize(field, dim=1).cpu(), output_amplitude(field).cpu().numpy()
 
 
 @dataclass
@@ -89,7 +91,7 @@ def _run_genetic(c: _Context):
     }
     # the physics of both whole populations (paper Fig. 4d, g), and their best individuals
     for when in ("initial", "final"):
-        m = state_metrics(_decode(c.decoder, out[when], c.device), c.ham, c.objective, c.nodal_threshold)
+        m = state_metrics(_decode(c.decoder, out[when], c.device)[0], c.ham, c.objective, c.nodal_threshold)
         for k in ("objective", "energy", "W", "Mz"):
             data_vars[f"{when}_population_{k}"] = ("individual", m[k])
     data_vars |= _probes(c, out["best_codes"], np.arange(len(out["best_codes"])))
@@ -121,8 +123,8 @@ def _probes(c: _Context, codes: torch.Tensor, steps: np.ndarray, n: int = 101) -
     spaced recorded steps. It shows where a run passed through, e.g. labyrinths with more
     bubbles before a uniform state."""
     idx = np.unique(np.linspace(0, len(codes) - 1, min(n, len(codes))).round().astype(int))
-    m = state_metrics(_decode(c.decoder, codes[idx], c.device), c.ham, c.objective, c.nodal_threshold)
-    m["amplitude"] = decoder_amplitude(c.decoder, codes[idx].to(c.device)).cpu().numpy()
+    x, amplitude = _decode(c.decoder, codes[idx], c.device)
+    m = state_metrics(x, c.ham, c.objective, c.nodal_threshold) | {"amplitude": amplitude}
     out = {"probe_step": ("probe", steps[idx])}
     for k in ("objective", "energy", "W", "Mz", "max_local_energy", "amplitude"):
         out[f"probe_{k}"] = ("probe", m[k])
@@ -187,15 +189,15 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
     out, initial_codes, final_codes, data_vars, coords = RUNNERS[algorithm](ctx)
     seconds = time.perf_counter() - start
 
-    x_initial = _decode(model.decoder, initial_codes, device)
-    x_final = _decode(model.decoder, final_codes, device)
+    x_initial, amplitude_initial = _decode(model.decoder, initial_codes, device)
+    x_final, amplitude_final = _decode(model.decoder, final_codes, device)
     x_relaxed = relax_states(x_final, ham, ex["relax_sweeps"], device, threads)
     metrics = {}
-    for name, x, codes in (("initial", x_initial, initial_codes), ("final", x_final, final_codes),
-                           ("relaxed", x_relaxed, None)):  # a relaxed state is not decoded
+    for name, x, amplitude in (("initial", x_initial, amplitude_initial), ("final", x_final, amplitude_final),
+                               ("relaxed", x_relaxed, None)):  # a relaxed state is not decoded
         metrics[name] = state_metrics(x, ham, obj, ex["nodal_threshold"])
-        if codes is not None:
-            metrics[name]["amplitude"] = decoder_amplitude(model.decoder, codes.to(device)).cpu().numpy()
+        if amplitude is not None:
+            metrics[name]["amplitude"] = amplitude
         data_vars[f"{name}_spins"] = (("state", "component", "y", "x"), x.numpy())
         for k, v in metrics[name].items():
             data_vars[f"{name}_{k}"] = ("state", v)

@@ -132,18 +132,33 @@ class VAE(nn.Module):
         return self.decoder(mu + torch.exp(0.5 * logvar) * eps), mu, logvar
 
 
+def _in_batches(fn, z: Tensor, batch_size: int) -> Tensor:
+    return torch.cat([fn(z[s : s + batch_size]) for s in range(0, len(z), batch_size)])
+
+
 @torch.no_grad()
 def decode_in_batches(decoder, z: Tensor, batch_size: int = 100) -> Tensor:
     """Decoded states of codes z (n, N), batch by batch and without gradients, on z's device."""
-    return torch.cat([decoder(z[s : s + batch_size]) for s in range(0, len(z), batch_size)])
+    return _in_batches(decoder, z, batch_size)
 
 
 @torch.no_grad()
+def decode_fields_in_batches(decoder: Decoder, z: Tensor, batch_size: int = 100) -> Tensor:
+    """The decoder's outputs before its L2 normalization (:meth:`Decoder.field`) for codes z,
+    batch by batch and without gradients: F.normalize(field, dim=1) are the decoded states."""
+    return _in_batches(decoder.field, z, batch_size)
+
+
+def output_amplitude(field: Tensor) -> Tensor:
+    """Per state of a (n, 3, L, L) decoder output before normalization: the mean over sites of
+    its length (module docstring)."""
+    return field.norm(dim=1).mean(dim=(-2, -1))
+
+
 def decoder_amplitude(decoder: Decoder, z: Tensor, batch_size: int = 100) -> Tensor:
-    """Per code of z (n, N): the mean over sites of |field|, the length of the decoder's output
-    before its L2 normalization (module docstring). On z's device, without gradients."""
-    return torch.cat([decoder.field(z[s : s + batch_size]).norm(dim=1).mean(dim=(-2, -1))
-                      for s in range(0, len(z), batch_size)])
+    """Per code of z (n, N): the decoder's output amplitude, :func:`output_amplitude` of its
+    output before the L2 normalization. On z's device, without gradients."""
+    return output_amplitude(decode_fields_in_batches(decoder, z, batch_size))
 
 
 def reconstruction_loss(x: Tensor, x_out: Tensor) -> Tensor:
