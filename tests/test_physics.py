@@ -360,3 +360,28 @@ def test_cuda_matches_cpu():
         for name in cpu:
             assert gpu[name].device.type == "cuda", name
             assert torch.allclose(gpu[name].cpu(), cpu[name], atol=1e-10), name
+
+
+@pytest.mark.parametrize("p", [1, 2, 5])
+def test_periodic_pad_wraps_like_a_torus(p):
+    """Equal to torch's circular padding; each padded site holds the site p away across the edge."""
+    x = torch.arange(2 * 5 * 6, dtype=torch.float64).view(2, 5, 6)
+    padded = ph.periodic_pad(x, p)
+    torch.testing.assert_close(padded, torch.nn.functional.pad(x[:, None], (p, p, p, p), mode="circular")[:, 0])
+    assert padded[0, 0, 0] == x[0, -p, -p]
+    with pytest.raises(ValueError, match="periodic padding of 6 sites"):
+        ph.periodic_pad(x, 6)
+
+
+def test_unit_vectors_and_lengths():
+    """Unit length along the component axis, directions kept, a zero vector stays zero (as in
+    torch.nn.functional.normalize), and the lengths are the Euclidean ones: (3, 4, 0) has length 5."""
+    v = torch.randn(4, 3, 5, 5, dtype=torch.float64, requires_grad=True)
+    u = ph.unit_vectors(v)
+    torch.testing.assert_close(u, torch.nn.functional.normalize(v, dim=-3))
+    torch.testing.assert_close(ph.vector_lengths(u), torch.ones(4, 5, 5, dtype=torch.float64))
+    g, = torch.autograd.grad(u[:, 0].sum(), v)
+    g_ref, = torch.autograd.grad(torch.nn.functional.normalize(v, dim=-3)[:, 0].sum(), v)
+    torch.testing.assert_close(g, g_ref)
+    assert ph.unit_vectors(torch.zeros(3, 2, 2)).eq(0).all()
+    assert ph.vector_lengths(torch.tensor([3.0, 4.0, 0.0]).view(3, 1, 1)).item() == 5.0

@@ -7,7 +7,7 @@ from torch.distributions import Normal, kl_divergence as torch_kl
 
 from latentspin import diagnostics, physics, textures, train
 from latentspin.physics import Hamiltonian
-from latentspin.vae import (VAE, VAEConfig, decoder_amplitude, kl_divergence, kl_per_dim, load_model, reconstruction_loss,
+from latentspin.vae import (VAE, PeriodicConv2d, VAEConfig, decoder_amplitude, kl_divergence, kl_per_dim, load_model, reconstruction_loss,
                             save_model)
 
 SMALL = dict(latent_dim=8, encoder_channels=(4, 6, 8, 8), decoder_channels=(8, 6, 4, 3), dense=16)
@@ -57,6 +57,22 @@ def test_periodic_padding_makes_convolutions_shift_equivariant():
     # zero padding would break it at the border
     plain = torch.nn.Conv2d(3, 4, 3, padding=1)
     assert not torch.allclose(plain(shifted), torch.roll(plain(x), shifts=(16, -16), dims=(-2, -1)), atol=1e-3)
+
+
+def test_periodic_convolution_is_torchs_circular_convolution():
+    """Same outputs and gradients as nn.Conv2d with circular padding, and the same state dict, so
+    models saved before the faster wrap load and decode as they did (up to float rounding)."""
+    torch.manual_seed(0)
+    ours = PeriodicConv2d(5, 4, 3)
+    theirs = torch.nn.Conv2d(5, 4, 3, padding=1, padding_mode="circular")
+    theirs.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 5, 8, 8, requires_grad=True)
+    y_ours, y_theirs = ours(x), theirs(x)
+    torch.testing.assert_close(y_ours, y_theirs)
+    g_ours, = torch.autograd.grad(y_ours.square().sum(), x)
+    g_theirs, = torch.autograd.grad(y_theirs.square().sum(), x)
+    torch.testing.assert_close(g_ours, g_theirs)
+    assert ours.state_dict().keys() == theirs.state_dict().keys()
 
 
 @pytest.mark.parametrize("mode", ["train", "eval"])

@@ -44,7 +44,7 @@ def _decode(decoder, z: torch.Tensor, device) -> tuple[torch.Tensor, np.ndarray]
     """Decoded states on the CPU, for the physics, the relaxation and the files, and their output
     amplitudes: one pass of the decoder for both."""
     field = decode_fields_in_batches(decoder, z.to(device))
-    return torch.nn.functional.normalize(field, dim=1).cpu(), output_amplitude(field).cpu().numpy()
+    return physics.unit_vectors(field, dim=1).cpu(), output_amplitude(field).cpu().numpy()
 
 
 @dataclass

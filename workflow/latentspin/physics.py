@@ -27,6 +27,30 @@ from .hamiltonian import Hamiltonian, Vec3
 # small helpers
 
 
+def unit_vectors(v: Tensor, dim: int = -3, eps: float = 1e-12) -> Tensor:
+    """v / max(|v|, eps) along `dim`: torch.nn.functional.normalize's result (equal to float
+    rounding), computed as v · rsqrt(Σ v²), which on the CPU is about ten times faster with its
+    gradient than normalize's strided norm for (B, 3, L, L) fields (measured at L = 64)."""
+    return v * torch.rsqrt((v * v).sum(dim=dim, keepdim=True).clamp_min(eps * eps))
+
+
+def vector_lengths(v: Tensor, dim: int = -3) -> Tensor:
+    """|v| along `dim` (the dimension removed); see :func:`unit_vectors` for why not v.norm."""
+    return (v * v).sum(dim=dim).sqrt()
+
+
+def periodic_pad(x: Tensor, p: int) -> Tensor:
+    """x (..., L, L) wrapped by p sites on every side, as on a torus: what
+    ``F.pad(x, (p, p, p, p), mode="circular")`` gives, built from two concatenations, which on the
+    CPU take about half its time, with the gradient (measured on the decoder's feature maps)."""
+    if p == 0:
+        return x
+    if not 0 < p <= min(x.shape[-2:]):
+        raise ValueError(f"periodic padding of {p} sites needs 0 <= p <= L, got L = {tuple(x.shape[-2:])}")
+    x = torch.cat([x[..., -p:], x, x[..., :p]], dim=-1)
+    return torch.cat([x[..., -p:, :], x, x[..., :p, :]], dim=-2)
+
+
 def _shift(spins: Tensor, dx: int, dy: int) -> Tensor:
     """Field whose value at r is the input at r + (dx, dy), periodic."""
     return torch.roll(spins, shifts=(-dy, -dx), dims=(-2, -1))
@@ -42,9 +66,25 @@ def _const_vec(v: Vec3, like: Tensor) -> Tensor:
 
 
 def _cross(a: Tensor, b: Tensor) -> Tensor:
-    """Cross product over the component axis; broadcasts (linalg.cross does not)."""
-    a, b = torch.broadcast_tensors(a, b)
-    return torch.linalg.cross(a, b, dim=-3)
+    """Cross product over the component axis, broadcasting. Written out by components: with its
+    gradient, torch.linalg.cross over this (non-last) axis takes about five times as long on the
+    CPU (measured on (32, 3, 64, 64) fields)."""
+    ax, ay, az = a.unbind(dim=-3)
+    bx, by, bz = b.unbind(dim=-3)
+    return torch.stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx], dim=-3)
+
+
+def _dot_cross(d: Vec3, a: Tensor, b: Tensor) -> Tensor:
+    """d·(a × b) for a constant vector d, (..., L, L): only the components of a × b that d weighs
+    are computed (one of three for the DMI vectors)."""
+    ax, ay, az = a.unbind(dim=-3)
+    bx, by, bz = b.unbind(dim=-3)
+    components = ((ay, bz, az, by), (az, bx, ax, bz), (ax, by, ay, bx))
+    out = torch.zeros_like(ax * bx)
+    for d_k, (p, q, r, s) in zip(d, components):
+        if d_k:
+            out = out + d_k * (p * q - r * s)
+    return out
 
 
 def _site_mean(field: Tensor) -> Tensor:
@@ -64,7 +104,7 @@ def bond_energies(spins: Tensor, ham: Hamiltonian) -> tuple[Tensor, Tensor]:
     out = []
     for (dx, dy), d in (((1, 0), d_x), ((0, 1), d_y)):
         nb = _shift(spins, dx, dy)
-        out.append(-ham.J * _dot(spins, nb) - _dot(_const_vec(d, spins), _cross(spins, nb)))
+        out.append(-ham.J * _dot(spins, nb) - _dot_cross(d, spins, nb))
     return out[0], out[1]
 
 
@@ -85,8 +125,7 @@ def nodal_point_mask(local_energy: Tensor, threshold: float) -> Tensor:
     the periodic 3×3 neighbourhood whose value exceeds `threshold` (paper Fig. 1c: the nodal
     points of decoded states are peaks of the local energy density, far above the data's)."""
     flat = local_energy.reshape(-1, 1, *local_energy.shape[-2:])
-    padded = torch.nn.functional.pad(flat, (1, 1, 1, 1), mode="circular")
-    neighbourhood_max = torch.nn.functional.max_pool2d(padded, 3, stride=1)
+    neighbourhood_max = torch.nn.functional.max_pool2d(periodic_pad(flat, 1), 3, stride=1)
     return ((flat >= neighbourhood_max) & (flat > threshold)).reshape(local_energy.shape)
 
 
@@ -141,7 +180,7 @@ def topological_index(spins: Tensor) -> Tensor:
     Spins are normalized first: W depends only on directions, and this keeps it an integer for
     decoder outputs that are not exactly unit vectors (for unit input it changes nothing).
     """
-    s = torch.nn.functional.normalize(spins, dim=-3)
+    s = unit_vectors(spins)
     s1, s2, s3, s4 = s, _shift(s, 1, 0), _shift(s, 1, 1), _shift(s, 0, 1)
 
     def solid_angle(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
