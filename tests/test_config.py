@@ -149,3 +149,19 @@ def test_snakemake_stops_on_bad_config_before_any_job(root, tmp_path):
     r = snakemake_dry_run(wf)
     assert r.returncode != 0 and "'sweeps' is a required property" in r.stdout + r.stderr
     assert not (wf / "results").exists()
+
+
+def test_every_objective_is_known_to_the_schema_the_config_and_the_builder(root, paper_config):
+    """An objective is named in four places (README, "Your own objective"): config.OBJECTIVES,
+    the schema's objective list, the genetic algorithm's pressures (schema and config.yaml), and
+    objectives.build. They must agree, or a new objective fails late in a run."""
+    from latentspin import objectives
+    from latentspin.physics import Hamiltonian
+
+    schema = yaml.safe_load((root / "workflow/schemas/config.schema.yaml").read_text())
+    assert tuple(schema["$defs"]["objective_list"]["items"]["enum"]) == cfg.OBJECTIVES
+    pressure = schema["properties"]["explore"]["properties"]["genetic"]["properties"]["pressure"]
+    assert tuple(pressure["required"]) == cfg.OBJECTIVES == tuple(pressure["properties"])
+    assert set(paper_config["explore"]["genetic"]["pressure"]) == set(cfg.OBJECTIVES)
+    for name in cfg.OBJECTIVES:
+        assert objectives.build(name, 32, Hamiltonian(), paper_config["explore"]["objectives"]).name == name

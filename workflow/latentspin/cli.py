@@ -401,8 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--n", type=int, default=6)
 
     q = command("explore", cmd_explore, "run one latent-space explorer on one objective", config=True)
-    q.add_argument("--algorithm", required=True, choices=["single_code", "genetic", "stochastic"])
-    q.add_argument("--objective", required=True, choices=["energy", "W", "Mz", "C", "C_BC"])
+    q.add_argument("--algorithm", required=True, choices=cfg.ALGORITHMS)
+    q.add_argument("--objective", required=True, choices=cfg.OBJECTIVES)
     q.add_argument("--model", required=True, help="a model.pt of train-vae")
     q.add_argument("--out-dir", required=True, help="writes trajectory.zarr and summary.json")
     device_and_threads(q)
