@@ -1,5 +1,6 @@
 import subprocess
 import sys
+import time
 
 
 def test_bench_anneal_prints_kernel_and_numpy_rates():
@@ -72,3 +73,20 @@ def test_bench_all_writes_one_table_of_every_stage_with_its_ratio_to_the_cpu_pat
     assert table.loc[0, "vs_cpu"] == 1.0 and table["device"].iloc[-1] == "cpu"  # the numba row is the CPU path
     assert table["torch"].iloc[0].startswith("2.") and table["gpu"].isna().all()  # versions; no GPU here
     assert "torch kernel float32, batch 4" in r.stdout and "GPU none" in r.stdout
+
+
+def test_timing_is_the_median_call_after_a_warm_up():
+    """One slow call among fast ones does not set the result, the warm-up call is not timed, and
+    at least three calls are timed however long each takes."""
+    from latentspin.bench import _time
+
+    durations = iter([0.5, 0.01, 0.3, 0.01, 0.01])  # warm-up, then one slow call among fast ones
+    calls = []
+
+    def fn():
+        calls.append(1)
+        time.sleep(next(durations))
+
+    seconds = _time(fn, min_seconds=0.0)
+    assert len(calls) == 4  # the warm-up and the three calls min_calls asks for
+    assert 0.01 <= seconds < 0.05  # the median of (0.01, 0.3, 0.01)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 import time
 
 import numba
@@ -14,16 +15,18 @@ from .montecarlo import TORCH_BATCH_SITES, Schedule, sample_keys, set_threads
 from .hamiltonian import Hamiltonian
 
 
-def _time(fn, min_seconds: float) -> float:
-    """Seconds per call of fn, repeated until min_seconds have passed (after one warm-up)."""
+def _time(fn, min_seconds: float, min_calls: int = 3) -> float:
+    """Seconds per call of fn: the median of its timed calls, repeated until min_seconds have
+    passed and at least min_calls were timed, after one warm-up call. The median, because a slow
+    call (another process, the allocator growing) would otherwise set the result when a call
+    takes seconds and only one or two fit in min_seconds (an L = 128 train step on 2 cores)."""
     fn()
-    calls, start = 0, time.perf_counter()
-    while True:
+    times, start = [], time.perf_counter()
+    while len(times) < min_calls or time.perf_counter() - start < min_seconds:
+        t = time.perf_counter()
         fn()
-        calls += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds:
-            return elapsed / calls
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
 
 
 def bench_anneal(L: int = 128, sweeps: int = 20, min_seconds: float = 2.0, threads: list[int] | None = None,
