@@ -7,8 +7,8 @@ from torch.distributions import Normal, kl_divergence as torch_kl
 
 from latentspin import diagnostics, physics, textures, train
 from latentspin.physics import Hamiltonian
-from latentspin.vae import (VAE, PeriodicConv2d, VAEConfig, decoder_amplitude, kl_divergence, kl_per_dim, load_model, reconstruction_loss,
-                            save_model)
+from latentspin.vae import (VAE, PeriodicConv2d, VAEConfig, decoder_amplitude, kl_divergence, kl_per_dim, load_model,
+                            reconstruction_loss, save_model)
 
 SMALL = dict(latent_dim=8, encoder_channels=(4, 6, 8, 8), decoder_channels=(8, 6, 4, 3), dense=16)
 

@@ -223,7 +223,8 @@ def _population_panel(ax, runs, objectives, quantity, discrete):
         ax.set_axis_off()
         ax.text(0.5, 0.5, "not run", ha="center", transform=ax.transAxes)
         return
-    distributions(ax, samples, LABELS.get(quantity, quantity) if quantity != "energy" else "energy density ε", discrete=discrete)
+    label = LABELS.get(quantity, quantity) if quantity != "energy" else "energy density ε"
+    distributions(ax, samples, label, discrete=discrete)
     ax.set_title("initial and final populations", fontsize=8)
 
 
