@@ -27,15 +27,25 @@ from .hamiltonian import Hamiltonian, Vec3
 # small helpers
 
 
+def _at_least_float32(v: Tensor) -> Tensor:
+    # bfloat16 / float16 squares would lose the unit length to their 8- or 11-bit mantissa
+    # (F.normalize under autocast computes in float32 too)
+    return v.float() if v.dtype in (torch.bfloat16, torch.float16) else v
+
+
 def unit_vectors(v: Tensor, dim: int = -3, eps: float = 1e-12) -> Tensor:
     """v / max(|v|, eps) along `dim`: torch.nn.functional.normalize's result (equal to float
     rounding), computed as v · rsqrt(Σ v²), which on the CPU is about ten times faster with its
-    gradient than normalize's strided norm for (B, 3, L, L) fields (measured at L = 64)."""
+    gradient than normalize's strided norm for (B, 3, L, L) fields (measured at L = 64). Half-
+    precision input is normalized, and returned, in float32."""
+    v = _at_least_float32(v)
     return v * torch.rsqrt((v * v).sum(dim=dim, keepdim=True).clamp_min(eps * eps))
 
 
 def vector_lengths(v: Tensor, dim: int = -3) -> Tensor:
-    """|v| along `dim` (the dimension removed); see :func:`unit_vectors` for why not v.norm."""
+    """|v| along `dim` (the dimension removed), at least in float32; see :func:`unit_vectors`
+    for why not v.norm."""
+    v = _at_least_float32(v)
     return (v * v).sum(dim=dim).sqrt()
 
 
