@@ -23,9 +23,15 @@ if TYPE_CHECKING:
 # torch (through physics) is imported only by the figures that compute physics from spins
 # (1, 3); the others draw what the runs measured, and their jobs start in half the time.
 
-# The paper's order and names of the objectives and algorithms, for titles and legends; an
-# objective not listed (one of your own) is labelled by its name.
+# The paper's order and names of the objectives and algorithms, for titles and legends.
 LABELS = {"energy": "ε", "W": "W", "Mz": "$M_z$", "C": "C", "C_BC": "$C_{BC}$"}
+
+
+def _label(objective: str) -> str:
+    """The objective's symbol; one not in LABELS (one of your own) is labelled by its name."""
+    return LABELS.get(objective, objective)
+
+
 ALGORITHM_LABELS = {"single_code": "single-code", "genetic": "genetic", "stochastic": "stochastic"}
 NODAL_STYLE = dict(s=70, facecolors="none", edgecolors="red", linewidths=1.2)
 
@@ -182,8 +188,8 @@ def figure_4(runs: Mapping[str, Mapping], lattice_vector: Sequence[int]):
                 ax.set_axis_off()
                 continue
             show_spins(ax, run["snapshot_spins"][col],
-                       f"gen {int(run['generations'][col])}: {LABELS.get(o, o)} = {_value(o, run['values'][col])}")
-        axes[row, 0].set_ylabel(f"max {LABELS.get(o, o)}" if o != "energy" else "min ε")
+                       f"gen {int(run['generations'][col])}: {_label(o)} = {_value(o, run['values'][col])}")
+        axes[row, 0].set_ylabel(f"max {_label(o)}" if o != "energy" else "min ε")
         panel_label(axes[row, 0], letters[o])
         if o == "C":
             _arrow(axes[row, len(run["generations"]) - 1], lattice_vector, run["snapshot_spins"].shape[-1])
@@ -217,13 +223,13 @@ def _population_panel(ax, runs, objectives, quantity, discrete):
     samples = {}
     for o in objectives:
         if o in runs:
-            samples[f"{LABELS.get(o, o)} run, initial"] = runs[o][f"initial_population_{quantity}"]
-            samples[f"{LABELS.get(o, o)} run, final"] = runs[o][f"final_population_{quantity}"]
+            samples[f"{_label(o)} run, initial"] = runs[o][f"initial_population_{quantity}"]
+            samples[f"{_label(o)} run, final"] = runs[o][f"final_population_{quantity}"]
     if not samples:
         ax.set_axis_off()
         ax.text(0.5, 0.5, "not run", ha="center", transform=ax.transAxes)
         return
-    label = LABELS.get(quantity, quantity) if quantity != "energy" else "energy density ε"
+    label = _label(quantity) if quantity != "energy" else "energy density ε"
     distributions(ax, samples, label, discrete=discrete)
     ax.set_title("initial and final populations", fontsize=8)
 
@@ -247,10 +253,10 @@ def figure_5(states: Mapping[str, Mapping], s_bc: np.ndarray | None, ring: tuple
         panel_label(ax, letter)
         if o not in states:
             ax.set_axis_off()
-            ax.text(0.5, 0.5, f"{verb} {LABELS.get(o, o)}: not run", ha="center", transform=ax.transAxes)
+            ax.text(0.5, 0.5, f"{verb} {_label(o)}: not run", ha="center", transform=ax.transAxes)
             continue
         st = states[o]
-        show_spins(ax, st["spins"], f"{verb} {LABELS.get(o, o)}: ε={st['energy']:.4f}, $M_z$={st['Mz']:.2f}, "
+        show_spins(ax, st["spins"], f"{verb} {_label(o)}: ε={st['energy']:.4f}, $M_z$={st['Mz']:.2f}, "
                                     f"W={round(st['W']):+d}\npeak local ε {st['max_local_energy']:.3f}")
         if o == "C_BC":
             _ring(ax, st["spins"].shape[-1], *ring)
@@ -304,7 +310,7 @@ def convergence_figure(runs: Mapping[tuple[str, str], Mapping]):
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.7 * nrows), squeeze=False, layout="constrained")
     for ax, (algorithm, objective) in zip(axes.flat, pairs):
         r = runs[(algorithm, objective)]
-        label = LABELS.get(objective, objective)
+        label = _label(objective)
         if algorithm == "single_code":
             cost = np.asarray(r["cost"], dtype=float)
             ax.plot(r["step"], cost.mean(axis=1), color="C0", label="mean")
@@ -360,7 +366,7 @@ def paths_figure(runs: Mapping[tuple[str, str], Mapping]):
             axes[row, 3].set_ylim(bottom=0)
             axes[row, 3].legend(fontsize=7, frameon=False)
         axes[row, 0].set_title(f"{ALGORITHM_LABELS[algorithm]}: {'max' if r['maximize'] else 'min'} "
-                               f"{LABELS.get(objective, objective)}", fontsize=9, loc="left")
+                               f"{_label(objective)}", fontsize=9, loc="left")
         if algorithm == "stochastic" and "gamma" in r:  # mark where γ drops
             for step in r["step"][1:][np.diff(r["gamma"]) != 0]:
                 for ax in axes[row]:
@@ -376,7 +382,7 @@ def relaxation_figure(metrics):
     """ε, W and Mz of each pair's final state (decoded) and after zero-temperature relaxation with
     the real Hamiltonian: a state that barely moves is a metastable state of the physics, one
     that moves far was an artefact of the decoder. `metrics` is results/explore/metrics.csv."""
-    labels = [f"{ALGORITHM_LABELS[a]}\n{LABELS.get(o, o)}" for a, o in zip(metrics["algorithm"], metrics["objective"])]
+    labels = [f"{ALGORITHM_LABELS[a]}\n{_label(o)}" for a, o in zip(metrics["algorithm"], metrics["objective"])]
     x = np.arange(len(labels))
     fig, axes = plt.subplots(3, 1, figsize=(max(6.0, 0.9 * len(labels) + 2), 7.5), sharex=True, layout="constrained")
     for ax, (q, name) in zip(axes, (("energy", "ε"), ("W", "W"), ("Mz", "$M_z$"))):
