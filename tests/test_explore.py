@@ -183,6 +183,51 @@ def smoke_config(root, **explore_overrides):
     return cfg.merge(config, {"explore": explore_overrides})
 
 
+def test_stochastic_keeps_the_distribution_at_the_end_of_every_gamma_level():
+    """γ levels of 5 iterations, stopped at 12: the distributions after iterations 4, 9 and 11 (γ
+    1, 0.1, 0.01), the last of them the returned μ*, σ*; each μ* is the traced one of its step."""
+    toy = objectives.Objective("toy", False, lambda x: (x**2).sum(-1))
+    out = explore.stochastic(lambda z: 2 * z + 1, toy, 3, samples=4, lr=1e-2, generator=torch.Generator().manual_seed(1),
+                             gamma_every=5, sigma_tol=1e-9, max_iterations=12, record_every=1)
+    assert out["level_step"].tolist() == [4, 9, 11]
+    torch.testing.assert_close(out["level_gamma"], torch.tensor([1.0, 0.1, 0.01]))
+    torch.testing.assert_close(out["level_mu"], out["mu_trace"][out["level_step"]], rtol=0, atol=0)
+    torch.testing.assert_close(out["level_mu"][-1], out["mu"], rtol=0, atol=0)
+    torch.testing.assert_close(out["level_sigma"][-1], out["sigma"], rtol=0, atol=0)
+    assert not torch.equal(out["level_sigma"][0], out["level_sigma"][1])  # σ* moved between levels
+
+
+def test_sample_levels_draws_each_levels_normal_distribution():
+    mu = torch.tensor([[0.0, 0.0], [3.0, -1.0]])
+    sigma = torch.tensor([[1.0, 1.0], [0.5, 0.0]])
+    n = 40_000
+    z = explore.sample_levels(mu, sigma, n, torch.Generator().manual_seed(3))
+    assert z.shape == (2, n, 2)
+    torch.testing.assert_close(z[1, :, 1], torch.full((n,), -1.0), rtol=0, atol=0)  # σ* = 0: μ* itself
+    for level, dim in ((0, 0), (0, 1), (1, 0)):
+        draws = (z[level, :, dim] - mu[level, dim]) / sigma[level, dim]
+        assert stats.kstest(draws.numpy(), "norm").pvalue > 1e-3, (level, dim)
+
+
+def test_stochastic_runs_record_the_decoded_samples_of_every_level(root, trained_smoke_model):
+    """One level per γ (the last cut short by the cap), its samples' physics that of the spins
+    kept, and the last level's distribution the run's final σ*."""
+    config = smoke_config(root)
+    s = config["explore"]["stochastic"]
+    ds, _ = exploration.run_pair(config, "stochastic", "Mz", trained_smoke_model, device=torch.device("cpu"),
+                                 progress=False)
+    levels = -(-s["max_iterations"] // s["gamma_every"])
+    assert ds["level_W"].shape == (levels, s["level_samples"]) and ds["level_step"].values[-1] == s["max_iterations"] - 1
+    kept = ds["level_spins"].values
+    assert kept.shape[:2] == (levels, min(s["level_samples"], exploration.LEVEL_STATES))
+    measured = physics.measure(torch.from_numpy(kept.reshape(-1, *kept.shape[2:])), HAM)
+    for k in ("Mz", "W", "energy"):
+        np.testing.assert_allclose(ds[f"level_{k}"].values[:, : kept.shape[1]].ravel(), measured[k].numpy(),
+                                   rtol=0, atol=1e-9, err_msg=k)
+    np.testing.assert_allclose(ds["level_objective"].values, ds["level_Mz"].values, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(ds["level_sigma"].values[-1], ds["sigma"].values)
+
+
 @pytest.mark.parametrize("algorithm, name", [("single_code", "energy"), ("genetic", "Mz"), ("stochastic", "C_BC")])
 def test_a_fixed_seed_reproduces_every_trajectory(root, trained_smoke_model, algorithm, name):
     config = smoke_config(root)

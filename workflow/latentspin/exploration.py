@@ -113,8 +113,35 @@ def _run_stochastic(c: _Context):
     data_vars["mu_trace"] = (("step", "latent"), out["mu_trace"].numpy())
     data_vars["sigma"] = ("latent", out["sigma"].numpy())
     data_vars |= _probes(c, out["mu_trace"], out["step"].numpy())
+    data_vars |= _levels(c, out, s["level_samples"])
     # initial state: the decoded centre of the prior, μ* = 0
     return out, torch.zeros(1, c.latent_dim), out["mu"][None], data_vars, {"step": out["step"].numpy()}
+
+
+# Decoded samples kept as spins per γ level (the rest are kept as numbers only)
+LEVEL_STATES = 3
+
+
+def _levels(c: _Context, out: dict, n: int) -> dict:
+    """The distribution at the end of every γ level and the physics of n codes sampled from it
+    (after the search, from its generator): ``level_*`` per level and sample, and the spins of the
+    first LEVEL_STATES samples. A search whose μ* decodes to a uniform state may still have sampled
+    skyrmions on its way; these show at which γ."""
+    data_vars = {"level_step": ("level", out["level_step"].numpy()), "level_gamma": ("level", out["level_gamma"].numpy()),
+                 "level_mu": (("level", "latent"), out["level_mu"].numpy()),
+                 "level_sigma": (("level", "latent"), out["level_sigma"].numpy())}
+    if n == 0:
+        return data_vars
+    z = explore.sample_levels(out["level_mu"].to(c.device), out["level_sigma"].to(c.device), n, c.generator)
+    levels = z.shape[0]
+    x, amplitude = _decode(c.decoder, z.flatten(0, 1), c.device)
+    m = state_metrics(x, c.ham, c.objective, c.nodal_threshold) | {"amplitude": amplitude}
+    for k, v in m.items():
+        data_vars[f"level_{k}"] = (("level", "level_sample"), v.reshape(levels, n))
+    kept = min(n, LEVEL_STATES)
+    data_vars["level_spins"] = (("level", "level_state", "component", "y", "x"),
+                                x.view(levels, n, *x.shape[1:])[:, :kept].numpy())
+    return data_vars
 
 
 def _probes(c: _Context, codes: torch.Tensor, steps: np.ndarray, n: int = 101) -> dict:

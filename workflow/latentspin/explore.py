@@ -152,12 +152,18 @@ def stochastic(decoder: Decoder, objective: Objective, latent_dim: int, *, sampl
     """Adam on μ* (from 0) and log σ* (from 0, so σ* = 1) minimizing
     ⟨Q⟩ + γ KL(N(μ*, σ*²) || N(0, I)) over `samples` codes z* = μ* + σ* ξ per iteration; γ starts
     at gamma_start and is multiplied by gamma_factor every gamma_every iterations. Stops when
-    max σ* < sigma_tol (converged) or after max_iterations."""
+    max σ* < sigma_tol (converged) or after max_iterations.
+
+    Besides the traces, the distribution N(μ*, σ*²) at the end of every γ level (its last
+    iteration, and the last iteration of the run): ``level_step``, ``level_gamma``, ``level_mu``,
+    ``level_sigma``. Where the searched-for states appear in samples of the distribution while
+    its centre μ* decodes to something else, these show at which γ (:func:`sample_levels`)."""
     mu = torch.zeros(latent_dim, device=device, requires_grad=True)
     log_sigma = torch.zeros(latent_dim, device=device, requires_grad=True)
     opt = torch.optim.Adam([mu, log_sigma], lr=lr, betas=tuple(betas))
     rec = {k: [] for k in ("step", "cost", "kl", "gamma", "sigma_mean", "sigma_max")}
     mus = []
+    levels = {k: [] for k in ("level_step", "level_gamma", "level_mu", "level_sigma")}
     converged = False
     bar = _bar(max_iterations, f"stochastic {objective.name}", progress)
     it = 0
@@ -181,10 +187,22 @@ def stochastic(decoder: Decoder, objective: Objective, latent_dim: int, *, sampl
             bar.set_postfix(cost=f"{rec['cost'][-1]:.4g}", gamma=f"{gamma:.0e}", sigma=f"{rec['sigma_mean'][-1]:.3f}",
                             mu=f"{float(mu.detach().norm()):.2f}", refresh=False)
         bar.update()
-        if sigma_max < sigma_tol:
-            converged = True
+        converged = sigma_max < sigma_tol
+        if converged or (it + 1) % gamma_every == 0 or it + 1 == max_iterations:
+            for k, v in (("level_step", it), ("level_gamma", gamma), ("level_mu", mu.detach().cpu().clone()),
+                         ("level_sigma", log_sigma.detach().exp().cpu())):
+                levels[k].append(v)
+        if converged:
             break
     bar.close()
-    return {**{k: torch.tensor(v) for k, v in rec.items()}, "mu_trace": torch.stack(mus),
+    levels = {k: torch.stack(v) if k in ("level_mu", "level_sigma") else torch.tensor(v) for k, v in levels.items()}
+    return {**{k: torch.tensor(v) for k, v in rec.items()}, **levels, "mu_trace": torch.stack(mus),
             "mu": mu.detach().cpu(), "sigma": log_sigma.detach().exp().cpu(), "converged": converged,
             "iterations": it + 1, "decodes": samples * (it + 1)}
+
+
+def sample_levels(level_mu: Tensor, level_sigma: Tensor, n: int, generator: torch.Generator) -> Tensor:
+    """n codes z* = μ* + σ* ξ from each recorded distribution of :func:`stochastic`
+    (``level_mu``, ``level_sigma``: (levels, N)); returns (levels, n, N) on their device."""
+    xi = torch.randn(level_mu.shape[0], n, level_mu.shape[1], generator=generator, device=level_mu.device)
+    return level_mu[:, None] + level_sigma[:, None] * xi
