@@ -14,6 +14,10 @@ if GENETIC_FIG4:
 SEARCHES = [p for p in PAIRS if p[0] != "single_code"]
 if SEARCHES:
     FIGURES.append("paths")
+# the stochastic searches whose distribution is sampled at the end of every γ level
+LEVELS = [p for p in PAIRS if p[0] == "stochastic"] if config["explore"]["stochastic"]["level_samples"] else []
+if LEVELS:
+    FIGURES.append("levels")
 
 
 rule figure_1:
@@ -134,6 +138,26 @@ rule figure_paths:
         runs=run_args(SEARCHES),
     shell:
         "python -m latentspin figure paths --config {params.config:q} {params.runs}"
+        " --out {output.png} --out {output.pdf} 2> {log}"
+
+
+rule figure_levels:
+    input:
+        [trajectory(a, o) for a, o in LEVELS],
+    output:
+        **figure_outputs("levels", "levels", "Beyond the paper"),
+    log:
+        "results/logs/figures/levels.log",
+    benchmark:
+        "results/benchmarks/figures/levels.tsv"
+    conda:
+        ENV
+    threads: 1
+    params:
+        config=section_json(config, FIGURE_SECTIONS),
+        runs=run_args(LEVELS),
+    shell:
+        "python -m latentspin figure levels --config {params.config:q} {params.runs}"
         " --out {output.png} --out {output.pdf} 2> {log}"
 
 

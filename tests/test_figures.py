@@ -133,3 +133,26 @@ def test_paths_have_a_row_per_global_search_and_mark_the_gamma_drops():
     assert len(drops) == 1 and drops[0].get_xdata()[0] == 5
     prior = [line for line in fig.axes[7].lines if line.get_linestyle() == "--"]
     assert len(prior) == 1 and prior[0].get_ydata()[0] == 0.63
+
+
+def test_levels_draw_the_first_levels_the_last_and_the_final_centre():
+    """Eight γ levels: the first five and the last are drawn, then μ* at the end; each level's
+    label carries the means over its samples (|W| of rounded W: -6, -6 and 5.99999 make 6.0)."""
+    levels, L = 8, 8
+    spins = np.zeros((levels, 2, 3, L, L))
+    spins[:, :, 2] = 1.0
+    run = {"level_spins": spins, "level_gamma": 0.1 ** np.arange(levels), "level_step": 10 * np.arange(1, levels + 1) - 1,
+           "level_objective": np.full((levels, 3), 0.25), "level_W": np.tile([-6.0, -6.0, 5.99999], (levels, 1)),
+           "level_amplitude": np.full((levels, 3), 0.4), "final_spins": spins[-1], "final_objective": np.array([0.9]),
+           "final_W": np.array([0.0]), "final_amplitude": np.array([0.2]), "prior_amplitude": 0.63, "maximize": 1}
+    run["final_W"] = np.array([-1e-9])  # drawn as 0, not -0
+    fig = figures.levels_figure({("stochastic", "Mz"): run, ("genetic", "W"): {"maximize": 1}})
+    drawn = [ax for ax in fig.axes if ax.images]
+    assert len(drawn) == 7
+    assert [ax.get_title() for ax in drawn] == [f"γ = {g:.0e}, step {s:,}" for g, s in
+                                                zip(0.1 ** np.array([0, 1, 2, 3, 4, 7]), [10, 20, 30, 40, 50, 80])] \
+        + ["μ* at the end"]
+    assert drawn[0].get_xlabel() == "⟨$M_z$⟩ 0.2500  ⟨|W|⟩ 6.0\namplitude 0.40"
+    assert drawn[-1].get_xlabel() == "$M_z$ 0.9000  W 0\namplitude 0.20"
+    with pytest.raises(ValueError, match="level_samples"):
+        figures.levels_figure({("genetic", "W"): {"maximize": 1}})

@@ -36,7 +36,7 @@ def test_outputs_follow_the_data_contract(smoke):
 
 
 FIGURES = ("data_samples", "vae_diagnostics", "vae_reconstruction", "vae_samples", "fig1", "fig3", "fig4", "fig5",
-           "convergence", "relaxation")
+           "convergence", "relaxation", "levels")
 
 
 def test_every_figure_is_a_readable_png_and_pdf(smoke):

@@ -250,6 +250,8 @@ def cmd_figure(args):
         fig = figures.convergence_figure(runs)
     elif name == "paths":
         fig = figures.paths_figure(runs)
+    elif name == "levels":
+        fig = figures.levels_figure(runs)
     else:  # relaxation
         import pandas as pd
 
@@ -412,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("summaries", nargs="+")
 
     q = command("figure", cmd_figure, "draw one of the paper's figures (or convergence, relaxation)", config=True)
-    q.add_argument("name", choices=["fig1", "fig3", "fig4", "fig5", "convergence", "paths", "relaxation"])
+    q.add_argument("name", choices=["fig1", "fig3", "fig4", "fig5", "convergence", "paths", "levels", "relaxation"])
     q.add_argument("--out", action="append", required=True, help="output file (.png, .pdf); repeat for several")
     q.add_argument("--train", help="training data (Zarr): X_IN (fig1, fig3, fig5)")
     q.add_argument("--model", help="model.pt of the explored beta (fig1)")
