@@ -114,6 +114,17 @@ def test_the_skyrmion_claim_reports_the_decoder_amplitude_without_judging_by_it(
     assert "amplitude" not in table().loc["5b-skyrmions", "measured"]
 
 
+def test_the_skyrmion_claim_names_the_level_whose_samples_held_most_skyrmions_without_judging_by_it():
+    """The final μ* decides; the level samples are context: the level with the largest mean |W|
+    (of rounded W) among its samples is named, here γ = 1e-2 with |W| 6 in both samples."""
+    levels = {"final_W": np.array([0.0]), "final_Mz": np.array([0.99]), "level_gamma": np.array([1.0, 0.1, 0.01, 1e-3]),
+              "level_W": np.array([[0.0, 1.0], [-2.0, 0.0], [-6.0, -5.99999], [-1.0, 0.0]]),
+              "level_Mz": np.array([[0.0, 0.1], [0.2, 0.2], [0.39, 0.41], [0.9, 0.9]])}
+    row = table(pairs=pairs(stochastic__Mz=levels)).loc["5b-skyrmions"]
+    assert row["held"] == "no"
+    assert row["measured"].endswith("its samples held most skyrmions at γ = 1e-02: mean |W| 6.0, Mz 0.400")
+
+
 def test_collapse_and_prior_claims_read_the_diagnostics():
     assert table(vae=vae(active=(5, 60, 90, 95))).loc["6-collapse", "held"] == "no"  # 60 > 45
     assert table(vae=vae(kl=(1.0, 10.0, 90.0, 80.0))).loc["6-closer-to-prior", "held"] == "no"

@@ -144,6 +144,11 @@ def _skyrmions(inp):
     if "final_amplitude" in run and "prior_amplitude" in run:  # context, not part of the criterion
         amplitude = float(np.asarray(run["final_amplitude"]).ravel()[0])
         measured += f"; decoder output amplitude {amplitude:.2f} (prior samples {float(run['prior_amplitude']):.2f})"
+    if "level_W" in run:  # context: the distribution's samples on the way (levels.png)
+        abs_w = np.abs(np.round(np.asarray(run["level_W"], dtype=float))).mean(axis=1)
+        k = int(np.argmax(abs_w))
+        measured += (f"; its samples held most skyrmions at γ = {float(run['level_gamma'][k]):.0e}: mean |W| "
+                     f"{abs_w[k]:.1f}, Mz {float(np.mean(run['level_Mz'][k])):.3f}")
     return (w, measured, "|W| ≥ 1 (rounded: skyrmions) and Mz raised", round(abs(w)) >= 1 and mz > mz0)
 
 
