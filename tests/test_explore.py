@@ -187,8 +187,8 @@ def test_stochastic_keeps_the_distribution_at_the_end_of_every_gamma_level():
     """γ levels of 5 iterations, stopped at 12: the distributions after iterations 4, 9 and 11 (γ
     1, 0.1, 0.01), the last of them the returned μ*, σ*; each μ* is the traced one of its step."""
     toy = objectives.Objective("toy", False, lambda x: (x**2).sum(-1))
-    out = explore.stochastic(lambda z: 2 * z + 1, toy, 3, samples=4, lr=1e-2, generator=torch.Generator().manual_seed(1),
-                             gamma_every=5, sigma_tol=1e-9, max_iterations=12, record_every=1)
+    out = explore.stochastic(lambda z: 2 * z + 1, toy, 3, samples=4, lr=1e-2,
+                             generator=torch.Generator().manual_seed(1), gamma_every=5, sigma_tol=1e-9, max_iterations=12, record_every=1)
     assert out["level_step"].tolist() == [4, 9, 11]
     torch.testing.assert_close(out["level_gamma"], torch.tensor([1.0, 0.1, 0.01]))
     torch.testing.assert_close(out["level_mu"], out["mu_trace"][out["level_step"]], rtol=0, atol=0)
@@ -217,7 +217,8 @@ def test_stochastic_runs_record_the_decoded_samples_of_every_level(root, trained
     ds, _ = exploration.run_pair(config, "stochastic", "Mz", trained_smoke_model, device=torch.device("cpu"),
                                  progress=False)
     levels = -(-s["max_iterations"] // s["gamma_every"])
-    assert ds["level_W"].shape == (levels, s["level_samples"]) and ds["level_step"].values[-1] == s["max_iterations"] - 1
+    assert ds["level_W"].shape == (levels, s["level_samples"])
+    assert ds["level_step"].values[-1] == s["max_iterations"] - 1
     kept = ds["level_spins"].values
     assert kept.shape[:2] == (levels, min(s["level_samples"], exploration.LEVEL_STATES))
     measured = physics.measure(torch.from_numpy(kept.reshape(-1, *kept.shape[2:])), HAM)

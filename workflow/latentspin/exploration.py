@@ -127,9 +127,8 @@ def _levels(c: _Context, out: dict, n: int) -> dict:
     (after the search, from its generator): ``level_*`` per level and sample, and the spins of the
     first LEVEL_STATES samples. A search whose μ* decodes to a uniform state may still have sampled
     skyrmions on its way; these show at which γ."""
-    data_vars = {"level_step": ("level", out["level_step"].numpy()), "level_gamma": ("level", out["level_gamma"].numpy()),
-                 "level_mu": (("level", "latent"), out["level_mu"].numpy()),
-                 "level_sigma": (("level", "latent"), out["level_sigma"].numpy())}
+    data_vars = {k: ("level", out[k].numpy()) for k in ("level_step", "level_gamma")}
+    data_vars |= {k: (("level", "latent"), out[k].numpy()) for k in ("level_mu", "level_sigma")}
     if n == 0:
         return data_vars
     z = explore.sample_levels(out["level_mu"].to(c.device), out["level_sigma"].to(c.device), n, c.generator)
