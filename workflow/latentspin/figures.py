@@ -384,8 +384,9 @@ LEVEL_COLUMNS = 5
 
 def levels_figure(runs: Mapping[tuple[str, str], Mapping]):
     """One row per stochastic run: a decoded sample of N(μ*, σ*²) at the end of each γ level
-    (``level_spins``; the first LEVEL_COLUMNS levels and the last), titled with the means over the
-    level's samples of the objective, |W| and the decoder's output amplitude, and in the last
+    (``level_spins``; the first LEVEL_COLUMNS levels and the last), titled with γ and the step and
+    labelled below with the means over the level's samples of the objective, |W| and the decoder's
+    output amplitude, and in the last
     column the state decoded from the final μ*. A search can sample the states it is after at
     one γ and end with a centre that decodes to something else."""
     pairs = [p for p in runs if "level_spins" in runs[p]]
