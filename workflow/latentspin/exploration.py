@@ -47,6 +47,13 @@ def _decode(decoder, z: torch.Tensor, device) -> tuple[torch.Tensor, np.ndarray]
     return physics.unit_vectors(field, dim=1).cpu(), output_amplitude(field).cpu().numpy()
 
 
+def _decoded_metrics(c: _Context, codes: torch.Tensor) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
+    """The states decoded from codes and their physics (:func:`state_metrics`) with their output
+    amplitude: what the probes along a path and the level samples record."""
+    x, amplitude = _decode(c.decoder, codes, c.device)
+    return x, state_metrics(x, c.ham, c.objective, c.nodal_threshold) | {"amplitude": amplitude}
+
+
 @dataclass
 class _Context:
     """What every algorithm runner needs; each returns (result of the explorer, codes of the
@@ -133,8 +140,7 @@ def _levels(c: _Context, out: dict, n: int) -> dict:
         return data_vars
     z = explore.sample_levels(out["level_mu"].to(c.device), out["level_sigma"].to(c.device), n, c.generator)
     levels = z.shape[0]
-    x, amplitude = _decode(c.decoder, z.flatten(0, 1), c.device)
-    m = state_metrics(x, c.ham, c.objective, c.nodal_threshold) | {"amplitude": amplitude}
+    x, m = _decoded_metrics(c, z.flatten(0, 1))
     for k, v in m.items():
         data_vars[f"level_{k}"] = (("level", "level_sample"), v.reshape(levels, n))
     kept = min(n, LEVEL_STATES)
@@ -149,8 +155,7 @@ def _probes(c: _Context, codes: torch.Tensor, steps: np.ndarray, n: int = 101) -
     spaced recorded steps. It shows where a run passed through, e.g. labyrinths with more
     bubbles before a uniform state."""
     idx = np.unique(np.linspace(0, len(codes) - 1, min(n, len(codes))).round().astype(int))
-    x, amplitude = _decode(c.decoder, codes[idx], c.device)
-    m = state_metrics(x, c.ham, c.objective, c.nodal_threshold) | {"amplitude": amplitude}
+    _, m = _decoded_metrics(c, codes[idx])
     out = {"probe_step": ("probe", steps[idx])}
     for k in ("objective", "energy", "W", "Mz", "max_local_energy", "amplitude"):
         out[f"probe_{k}"] = ("probe", m[k])
