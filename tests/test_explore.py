@@ -188,7 +188,8 @@ def test_stochastic_keeps_the_distribution_at_the_end_of_every_gamma_level():
     1, 0.1, 0.01), the last of them the returned μ*, σ*; each μ* is the traced one of its step."""
     toy = objectives.Objective("toy", False, lambda x: (x**2).sum(-1))
     out = explore.stochastic(lambda z: 2 * z + 1, toy, 3, samples=4, lr=1e-2,
-                             generator=torch.Generator().manual_seed(1), gamma_every=5, sigma_tol=1e-9, max_iterations=12, record_every=1)
+                             generator=torch.Generator().manual_seed(1), gamma_every=5, sigma_tol=1e-9,
+                             max_iterations=12, record_every=1)
     assert out["level_step"].tolist() == [4, 9, 11]
     torch.testing.assert_close(out["level_gamma"], torch.tensor([1.0, 0.1, 0.01]))
     torch.testing.assert_close(out["level_mu"], out["mu_trace"][out["level_step"]], rtol=0, atol=0)

@@ -145,8 +145,8 @@ def test_levels_draw_the_first_levels_the_last_and_the_final_centre():
            "level_step": 10 * np.arange(1, levels + 1) - 1,
            "level_objective": np.full((levels, 3), 0.25), "level_W": np.tile([-6.0, -6.0, 5.99999], (levels, 1)),
            "level_amplitude": np.full((levels, 3), 0.4), "final_spins": spins[-1], "final_objective": np.array([0.9]),
-           "final_W": np.array([0.0]), "final_amplitude": np.array([0.2]), "prior_amplitude": 0.63, "maximize": 1}
-    run["final_W"] = np.array([-1e-9])  # drawn as 0, not -0
+           "final_W": np.array([-1e-9]),  # drawn as 0, not -0
+           "final_amplitude": np.array([0.2]), "prior_amplitude": 0.63, "maximize": 1}
     fig = figures.levels_figure({("stochastic", "Mz"): run, ("genetic", "W"): {"maximize": 1}})
     drawn = [ax for ax in fig.axes if ax.images]
     assert len(drawn) == 7

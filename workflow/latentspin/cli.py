@@ -413,7 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", required=True)
     q.add_argument("summaries", nargs="+")
 
-    q = command("figure", cmd_figure, "draw one of the paper's figures (or convergence, paths, levels, relaxation)", config=True)
+    q = command("figure", cmd_figure, "draw one of the paper's figures (or convergence, paths, levels, relaxation)",
+                config=True)
     q.add_argument("name", choices=["fig1", "fig3", "fig4", "fig5", "convergence", "paths", "levels", "relaxation"])
     q.add_argument("--out", action="append", required=True, help="output file (.png, .pdf); repeat for several")
     q.add_argument("--train", help="training data (Zarr): X_IN (fig1, fig3, fig5)")

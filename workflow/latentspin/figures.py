@@ -386,9 +386,8 @@ def levels_figure(runs: Mapping[tuple[str, str], Mapping]):
     """One row per stochastic run: a decoded sample of N(μ*, σ*²) at the end of each γ level
     (``level_spins``; the first LEVEL_COLUMNS levels and the last), titled with γ and the step and
     labelled below with the means over the level's samples of the objective, |W| and the decoder's
-    output amplitude, and in the last
-    column the state decoded from the final μ*. A search can sample the states it is after at
-    one γ and end with a centre that decodes to something else."""
+    output amplitude, and in the last column the state decoded from the final μ*. A search can
+    sample the states it is after at one γ and end with a centre that decodes to something else."""
     pairs = [p for p in runs if "level_spins" in runs[p]]
     if not pairs:
         raise ValueError("no stochastic run with decoded level samples to draw (explore.stochastic.level_samples: 0?)")
