@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence as torch_kl
 
-from latentspin import diagnostics, physics, textures, train
+from latentspin import diagnostics, physics, textures, train, vae
 from latentspin.physics import Hamiltonian
 from latentspin.vae import (VAE, PeriodicConv2d, VAEConfig, decoder_amplitude, kl_divergence, kl_per_dim, load_model,
                             reconstruction_loss, save_model)
@@ -73,6 +73,31 @@ def test_periodic_convolution_is_torchs_circular_convolution():
     g_theirs, = torch.autograd.grad(y_theirs.square().sum(), x)
     torch.testing.assert_close(g_ours, g_theirs)
     assert ours.state_dict().keys() == theirs.state_dict().keys()
+
+
+def test_channels_last_layout_changes_no_number(monkeypatch):
+    """The feature maps run in vae.FEATURE_LAYOUT (channels-last) for speed: the same weights in
+    torch's default layout give the same code, decoded state and gradient to z, up to float
+    rounding, and the decoder hands its output back in the default layout."""
+    def run(model):
+        z = torch.linspace(-2, 2, 4 * 8).view(4, 8).requires_grad_()
+        out = model.decoder(z)
+        grad, = torch.autograd.grad(out[:, 2].sum(), z)
+        return model.encoder(make_data(4, 32, 0))[0], out, grad
+
+    torch.manual_seed(0)
+    fast = VAE(VAEConfig(L=32, **SMALL)).eval()
+    assert fast.decoder.features[1].weight.is_contiguous(memory_format=torch.channels_last)
+    mu_f, out_f, grad_f = run(fast)
+    assert out_f.is_contiguous()
+    monkeypatch.setattr(vae, "FEATURE_LAYOUT", torch.contiguous_format)
+    plain = VAE(VAEConfig(L=32, **SMALL)).eval()
+    plain.load_state_dict(fast.state_dict())
+    assert not plain.decoder.features[1].weight.is_contiguous(memory_format=torch.channels_last)
+    mu_p, out_p, grad_p = run(plain)
+    torch.testing.assert_close(mu_f, mu_p, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out_f, out_p, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(grad_f, grad_p, atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("mode", ["train", "eval"])
