@@ -133,9 +133,11 @@ def bench_vae(L: int = 128, batch_size: int = 100, min_seconds: float = 2.0, dev
     """Training throughput (samples/s through forward, backward and an Adam step) and decode
     throughput (batches of z through the decoder in evaluation mode, no gradient; and with a
     gradient to z, what the single-code and stochastic explorers do) of the paper's network.
-    With `variants` (default: on a GPU), also what a GPU may gain: the train step under bfloat16 autocast
-    (``vae.training.precision``), and the train step and both decodes through torch.compile
-    (`compile_backend`; not yet a workflow option: these rows say whether it should become one).
+    Also the train step under bfloat16 autocast (``vae.training.precision``): on a GPU, and on a
+    CPU with bfloat16 matrix units (Intel AMX), it is the faster setting; elsewhere the row shows
+    the cost. With `variants` (default: on a GPU), also the train step and both decodes through
+    torch.compile (`compile_backend`; not yet a workflow option: these rows say whether it should
+    become one).
     Each row's ``base`` names the plain operation it varies."""
     import torch
 
@@ -172,12 +174,12 @@ def bench_vae(L: int = 128, batch_size: int = 100, min_seconds: float = 2.0, dev
         _synchronize(dev)
 
     runs = [("train step", "train step", train_step), ("decode", "decode", decode),
-            ("decode + grad to z", "decode + grad to z", decode_grad)]
+            ("decode + grad to z", "decode + grad to z", decode_grad),
+            ("train step, bfloat16", "train step", lambda: train_step(bf16=True))]
     if variants:
         compiled_model = torch.compile(model, backend=compile_backend)
         compiled_decoder = torch.compile(model.decoder, backend=compile_backend)
-        runs += [("train step, bfloat16", "train step", lambda: train_step(bf16=True)),
-                 ("train step, compiled", "train step", lambda: train_step(compiled_model)),
+        runs += [("train step, compiled", "train step", lambda: train_step(compiled_model)),
                  ("decode, compiled", "decode", lambda: decode(compiled_decoder)),
                  ("decode + grad, compiled", "decode + grad to z", lambda: decode_grad(compiled_decoder))]
     rows = []
