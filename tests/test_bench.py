@@ -67,7 +67,8 @@ def test_bench_all_writes_one_table_of_every_stage_with_its_ratio_to_the_cpu_pat
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     table = pd.read_csv(tmp_path / "b.csv")
-    assert list(table["stage"]) == ["anneal"] * 3 + ["train", "decode", "decode", "train", "explore", "explore", "explore"]
+    assert list(table["stage"]) == (["anneal"] * 3 + ["train", "decode", "decode", "train"]
+                                    + ["explore", "explore", "explore"])
     assert list(table["measurement"][-3:]) == ["single_code", "genetic", "stochastic"]
     assert (table["value"] > 0).all() and (table["cpu_value"] > 0).all()
     assert (table["vs_cpu"] == table["value"] / table["cpu_value"]).all()

@@ -31,8 +31,8 @@ from .physics import periodic_pad, unit_vectors, vector_lengths
 # The convolutions' feature maps are kept in channels-last (NHWC) memory layout, which oneDNN's
 # CPU convolutions use without reordering at every call: on two cores, 1.3-1.6 times the
 # throughput of the default layout at L = 128 (1.2-1.7 at L = 64) in training, decoding and
-# decoding with gradients (README, Benchmarks). The same numbers up to float rounding; the decoder hands its output back in the
-# default layout, which the objectives' lattice operations expect.
+# decoding with gradients (README, Benchmarks). The same numbers up to float rounding; the decoder
+# hands its output back in the default layout, which the objectives' lattice operations expect.
 FEATURE_LAYOUT = torch.channels_last
 
 
