@@ -214,23 +214,46 @@ def test_a_checkpoint_of_another_run_is_not_resumed(tmp_path):
 
 
 def test_diagnostics_are_consistent():
+    torch.manual_seed(0)
     model = VAE(VAEConfig(L=32, **SMALL))
     x = make_data(12, 32, 2)
-    d = diagnostics.diagnose(model, x, Hamiltonian(), beta=0.01, prior_samples=6, active_threshold=0.01, seed=1)
+    d = diagnostics.diagnose(model, x, Hamiltonian(), beta=0.01, prior_samples=6, active_threshold=0.01,
+                                 nodal_threshold=-1.5, seed=1)
     assert d["kl_total"] == pytest.approx(sum(d["arrays"]["kl_per_dim"]), rel=1e-6)
     assert d["active_units"] == sum(v > 0.01 for v in d["arrays"]["mu_variance"])
     assert len(d["arrays"]["xvae_energy"]) == 6
     assert 0 <= d["xvae_diversity"] <= 1 and 0 < d["data_diversity"] <= 1
-    given = diagnostics.diagnose(model, x, Hamiltonian(), beta=0.01, prior_samples=6, active_threshold=0.01, seed=1,
-                                 data=diagnostics.data_reference(x, Hamiltonian()))
+    given = diagnostics.diagnose(model, x, Hamiltonian(), beta=0.01, prior_samples=6, active_threshold=0.01,
+                                 nodal_threshold=-1.5, seed=1, data=diagnostics.data_reference(x, Hamiltonian(), -1.5))
     assert given == d  # a precomputed data reference changes nothing
     assert d["data_energy_mean"] == pytest.approx(float(physics.energy_density(x.double(), Hamiltonian()).mean()))
     assert np.all(np.array(d["arrays"]["xvae_max_local_energy"]) >= np.array(d["arrays"]["xvae_energy"]) - 1e-9)
+    # spirals have a uniform local energy density near -2.03 J: no nodal points at -1.5
+    assert d["data_nodal_points_mean"] == 0 and d["data_max_local_energy_mean"] < -1.9
+    # the reconstructions are the decoded posterior means, measured like any state
+    with torch.no_grad():
+        rec = physics.measure(model.decoder(model.encoder(x)[0]), Hamiltonian(), nodal_threshold=-1.5)
+    for key in ("energy", "max_local_energy", "nodal_points"):
+        np.testing.assert_allclose(d["arrays"][f"recon_{key}"], rec[key].numpy(), rtol=1e-6)
+    assert d["recon_nodal_points_mean"] == pytest.approx(float(rec["nodal_points"].double().mean()))
+    # the global maximum is a local one: a state has a nodal point iff its peak passes the threshold
+    peaks = {who: np.array(d["arrays"][f"{who}_max_local_energy"]) for who in ("recon", "xvae")}
+    mid = float(np.median(np.concatenate(list(peaks.values()))))  # some states pass it, some do not
+    at_mid = diagnostics.diagnose(model, x, Hamiltonian(), beta=0.01, prior_samples=6, active_threshold=0.01,
+                                  nodal_threshold=mid, seed=1)
+    passed = {who: np.array(at_mid["arrays"][f"{who}_nodal_points"]) > 0 for who in peaks}
+    for who in peaks:
+        np.testing.assert_array_equal(passed[who], peaks[who] > mid)
+    assert 0 < sum(p.sum() for p in passed.values()) < len(x) + 6
+    # no local energy density reaches 2(|J| + |D|): a threshold above it counts no nodal point
+    high = diagnostics.diagnose(model, x, Hamiltonian(), beta=0.01, prior_samples=6, active_threshold=0.01,
+                                nodal_threshold=10.0, seed=1)
+    assert high["recon_nodal_points_mean"] == high["xvae_nodal_points_mean"] == high["data_nodal_points_mean"] == 0
     # an encoder that ignores its input has no active units
     with torch.no_grad():
         model.encoder.head[-1].weight.zero_()
     assert diagnostics.diagnose(model, x, Hamiltonian(), beta=0.01, prior_samples=2, active_threshold=1e-12,
-                                seed=1)["active_units"] == 0
+                                nodal_threshold=-1.5, seed=1)["active_units"] == 0
 
 
 def test_diversity():

@@ -102,13 +102,14 @@ def cmd_vae_report(args):
     valid_x, _ = load_spins(args.valid, device)
     ham = Hamiltonian.from_config(config["hamiltonian"])
     d = config["vae"]["diagnostics"]
-    data = data_reference(valid_x, ham)  # the same for every model
+    threshold = config["explore"]["nodal_threshold"]
+    data = data_reference(valid_x, ham, threshold)  # the same for every model
     results, histories = [], {}
     for model_path, history_path in zip(args.models, args.histories):
         model = load_model(model_path, device)
         r = diagnose(model, valid_x, ham, beta=model.extra["beta"], prior_samples=d["prior_samples"],
-                     active_threshold=d["active_threshold"], seed=derive_seed(config["seed"], "vae-prior-samples"),
-                     data=data)
+                     active_threshold=d["active_threshold"], nodal_threshold=threshold,
+                     seed=derive_seed(config["seed"], "vae-prior-samples"), data=data)
         results.append(r)
         histories[r["beta"]] = pd.read_csv(history_path)
     t = table(results)

@@ -25,7 +25,7 @@ OBJECTIVES = ("energy", "W", "Mz", "C", "C_BC")
 # changing any other key reruns nothing.
 ANNEAL_SECTIONS = ("seed", "lattice", "hamiltonian", "data", "anneal")
 TRAIN_SECTIONS = ("seed", "lattice", "vae.architecture", "vae.training")
-DIAGNOSE_SECTIONS = ("seed", "lattice", "hamiltonian", "vae.diagnostics")
+DIAGNOSE_SECTIONS = ("seed", "lattice", "hamiltonian", "vae.diagnostics", "explore.nodal_threshold")
 EXPLORE_COMMON_SECTIONS = ("seed", "lattice", "hamiltonian", "vae.training", "explore.objectives",
                            "explore.nodal_threshold", "explore.relax_sweeps")
 FIGURE_SECTIONS = ("lattice", "hamiltonian", "explore.objectives", "explore.nodal_threshold", "figures")

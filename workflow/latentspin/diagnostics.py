@@ -3,7 +3,10 @@
 Per model: validation reconstruction error; KL per latent dimension; active units (latent
 dimensions whose posterior mean varies over the data, Cov_x(E[z_n|x]) > threshold; Burda et al.
 2016); and the physics of decoded prior samples z ~ N(0, I) (X_VAE) against the data (X_IN):
-energy density and peak local energy density, which exposes the nodal points of paper Fig. 1c.
+energy density, peak local energy density and the number of nodal points of paper Fig. 1c;
+and, beyond the paper, the same physics of the reconstructions of the validation data, which
+separates what the decoder cannot draw (nodal points even where it is given the data's codes)
+from what the prior adds.
 Large β collapses the posterior (few active units, blurry X_VAE); small β leaves a latent
 distribution far from N(0, I), so prior samples decode to implausible states.
 """
@@ -31,10 +34,12 @@ def decode_prior(model: VAE, n: int, seed: int, batch_size: int = 100) -> torch.
     return decode_in_batches(model.decoder, z, batch_size)
 
 
-def spin_physics(spins: torch.Tensor, ham: Hamiltonian) -> dict[str, np.ndarray]:
-    """Energy density and the peak of the local energy density map of each configuration."""
-    m = physics.measure(spins, ham)
-    return {"energy": m["energy"].numpy(), "max_local_energy": m["max_local_energy"].numpy()}
+def spin_physics(spins: torch.Tensor, ham: Hamiltonian, nodal_threshold: float | None = None) -> dict[str, np.ndarray]:
+    """Energy density and the peak of the local energy density map of each configuration, and
+    with a threshold its number of nodal points (:func:`physics.nodal_points`)."""
+    m = physics.measure(spins, ham, nodal_threshold)
+    keys = ("energy", "max_local_energy") + (("nodal_points",) if nodal_threshold is not None else ())
+    return {k: m[k].numpy() for k in keys}
 
 
 def diversity(spins: torch.Tensor) -> float:
@@ -43,30 +48,36 @@ def diversity(spins: torch.Tensor) -> float:
     return float(1.0 - spins.double().mean(dim=0).square().sum(dim=0).mean())
 
 
-def data_reference(valid_x: torch.Tensor, ham: Hamiltonian) -> dict:
-    """What every model is compared with: the data's ε, peak local ε and diversity."""
-    return {**spin_physics(valid_x, ham), "diversity": diversity(valid_x)}
+def data_reference(valid_x: torch.Tensor, ham: Hamiltonian, nodal_threshold: float) -> dict:
+    """What every model is compared with: the data's ε, peak local ε, nodal points and diversity."""
+    return {**spin_physics(valid_x, ham, nodal_threshold), "diversity": diversity(valid_x)}
 
 
 @torch.no_grad()
 def diagnose(model: VAE, valid_x: torch.Tensor, ham: Hamiltonian, *, beta: float, prior_samples: int,
-             active_threshold: float, seed: int, batch_size: int = 100, data: dict | None = None) -> dict:
+             active_threshold: float, nodal_threshold: float, seed: int, batch_size: int = 100,
+             data: dict | None = None) -> dict:
     """All diagnostics of one model; arrays as lists so the result is JSON. `data` is
-    :func:`data_reference` of valid_x, computed here when not given (pass it for many models)."""
+    :func:`data_reference` of valid_x, computed here when not given (pass it for many models).
+    Reconstructions decode the posterior means μ(x), batch by batch (never all held at once)."""
     model.eval()
-    mus, logvars, rc = [], [], 0.0
+    mus, logvars, recon, rc = [], [], [], 0.0
     for s in range(0, len(valid_x), batch_size):
         x = valid_x[s : s + batch_size]
         mu, logvar = model.encoder(x)
-        rc += reconstruction_loss(x, model.decoder(mu)).item() * len(x)
+        x_rec = model.decoder(mu)
+        rc += reconstruction_loss(x, x_rec).item() * len(x)
+        recon.append(spin_physics(x_rec, ham, nodal_threshold))
         mus.append(mu)
         logvars.append(logvar)
     mu, logvar = torch.cat(mus), torch.cat(logvars)
+    rec = {k: np.concatenate([r[k] for r in recon]) for k in recon[0]}
     kl_dim = kl_per_dim(mu, logvar).mean(dim=0).cpu().numpy()
     mu_var = mu.var(dim=0).cpu().numpy()
-    data = data_reference(valid_x, ham) if data is None else data
+    data = data_reference(valid_x, ham, nodal_threshold) if data is None else data
     x_vae = decode_prior(model, prior_samples, seed, batch_size)
-    xvae = spin_physics(x_vae, ham)
+    xvae = spin_physics(x_vae, ham, nodal_threshold)
+    physics_of = {"data": data, "recon": rec, "xvae": xvae}  # X_IN, its reconstructions, X_VAE
     return {
         "beta": beta,
         "latent_dim": int(mu.shape[1]),
@@ -80,18 +91,18 @@ def diagnose(model: VAE, valid_x: torch.Tensor, ham: Hamiltonian, *, beta: float
         "data_energy_std": float(data["energy"].std()),
         "xvae_energy_mean": float(xvae["energy"].mean()),
         "xvae_energy_std": float(xvae["energy"].std()),
-        "data_max_local_energy_mean": float(data["max_local_energy"].mean()),
-        "xvae_max_local_energy_mean": float(xvae["max_local_energy"].mean()),
+        "recon_energy_mean": float(rec["energy"].mean()),
+        **{f"{who}_{key}_mean": float(physics_of[who][key].mean())
+           for key in ("max_local_energy", "nodal_points") for who in physics_of},
+        "nodal_threshold": nodal_threshold,
         "data_diversity": data["diversity"],
         "xvae_diversity": diversity(x_vae),
         "prior_samples": prior_samples,
         "arrays": {
             "kl_per_dim": kl_dim.tolist(),
             "mu_variance": mu_var.tolist(),
-            "data_energy": data["energy"].tolist(),
-            "xvae_energy": xvae["energy"].tolist(),
-            "data_max_local_energy": data["max_local_energy"].tolist(),
-            "xvae_max_local_energy": xvae["max_local_energy"].tolist(),
+            **{f"{who}_{key}": physics_of[who][key].tolist()
+               for key in ("energy", "max_local_energy", "nodal_points") for who in physics_of},
         },
     }
 
@@ -104,7 +115,8 @@ def table(results: Sequence[Mapping]) -> pd.DataFrame:
 
 def figure(results: Sequence[Mapping], histories: Mapping[float, pd.DataFrame], chosen_beta: float):
     """Six panels: training curves, reconstruction error and KL against β, active units, sorted KL
-    per dimension, and the ε and peak-local-energy distributions of X_VAE against the data."""
+    per dimension, and the ε and peak-local-energy distributions of X_VAE and of the
+    reconstructions against the data, with each one's mean number of nodal points."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
@@ -150,16 +162,21 @@ def figure(results: Sequence[Mapping], histories: Mapping[float, pd.DataFrame], 
     ax.set(yscale="log", xlabel="latent dimension (sorted)", ylabel="KL per dimension (nats)",
            title="(d) KL per latent dimension")
 
-    for ax, key, xlabel, title in ((axes[1, 1], "energy", "energy density ε", "(e) ε of X_IN and X_VAE"),
+    # solid: decoded prior samples X_VAE; dashed: reconstructions of the validation data
+    nodal = {who: f"{who}_nodal_points_mean" for who in ("data", "recon", "xvae")}
+    for ax, key, xlabel, title in ((axes[1, 1], "energy", "energy density ε", "(e) ε of X_IN, reconstructions, X_VAE"),
                                    (axes[1, 2], "max_local_energy", "peak local energy density",
                                     "(f) nodal points: peak local ε")):
         data = results[0]["arrays"][f"data_{key}"]
-        sns.kdeplot(x=data, ax=ax, color="k", lw=2, label="X_IN (valid)", warn_singular=False)
+        sns.kdeplot(x=data, ax=ax, color="k", lw=2, label=f"X_IN (valid): {results[0][nodal['data']]:.1f} nodal pts",
+                    warn_singular=False)
         for r in results:
-            sns.kdeplot(x=r["arrays"][f"xvae_{key}"], ax=ax, color=colors[r["beta"]], label=f"X_VAE {label[r['beta']]}",
-                        warn_singular=False)
+            for who, ls, name in (("xvae", "-", "X_VAE"), ("recon", "--", "recon.")):
+                sns.kdeplot(x=r["arrays"][f"{who}_{key}"], ax=ax, color=colors[r["beta"]], ls=ls, warn_singular=False,
+                            label=f"{name} {label[r['beta']]}: {r[nodal[who]]:.1f}")
         ax.set(xlabel=xlabel, title=title)
-    axes[1, 1].legend(fontsize=7)
+    axes[1, 2].legend(fontsize=6, title=f"mean nodal points (local ε > {results[0]['nodal_threshold']:g})",
+                      title_fontsize=6)
     fig.tight_layout()
     return fig
 
