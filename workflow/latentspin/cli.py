@@ -250,7 +250,7 @@ def cmd_figure(args):
     elif name == "convergence":
         fig = figures.convergence_figure(runs)
     elif name == "paths":
-        fig = figures.paths_figure(runs)
+        fig = figures.paths_figure(runs, threshold)
     elif name == "levels":
         fig = figures.levels_figure(runs)
     else:  # relaxation

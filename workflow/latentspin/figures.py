@@ -337,34 +337,39 @@ def convergence_figure(runs: Mapping[tuple[str, str], Mapping]):
     return fig
 
 
-def paths_figure(runs: Mapping[tuple[str, str], Mapping]):
-    """The physics along each search path: ε, W and Mz of the state decoded from the best
-    individual of the generation (genetic) or from μ* (stochastic), at the probed steps
-    (``probe_*`` variables of the trajectory), and the decoder's output amplitude there against
-    that of decoded prior samples (:func:`latentspin.vae.decoder_amplitude`): a path that falls
-    far below it leads to states the network barely produces. Runs without probes (single-code)
-    are skipped."""
+def paths_figure(runs: Mapping[tuple[str, str], Mapping], nodal_threshold: float | None = None):
+    """The physics along each search path: ε, W, Mz and the peak local energy density of the
+    state decoded from the best individual of the generation (genetic) or from μ* (stochastic), at
+    the probed steps (``probe_*`` variables of the trajectory), and the decoder's output amplitude
+    there against that of decoded prior samples (:func:`latentspin.vae.decoder_amplitude`): a
+    path that falls far below it leads to states the network barely produces. The peak against
+    `nodal_threshold` shows when along the path nodal points appear, e.g. where a skyrmion is
+    annihilated. Runs without probes (single-code) are skipped."""
     pairs = [p for p in runs if "probe_step" in runs[p]]
     if not pairs:
         raise ValueError("no genetic or stochastic run with probes to draw")
-    quantities = (("energy", "ε"), ("W", "W"), ("Mz", "$M_z$"), ("amplitude", "output amplitude"))
-    fig, axes = plt.subplots(len(pairs), 4, figsize=(13.5, 1.9 * len(pairs) + 0.6), squeeze=False, sharex="row",
-                             layout="constrained")
+    quantities = (("energy", "ε"), ("W", "W"), ("Mz", "$M_z$"), ("max_local_energy", "peak local ε"),
+                  ("amplitude", "output amplitude"))
+    fig, axes = plt.subplots(len(pairs), len(quantities), figsize=(16.5, 1.9 * len(pairs) + 0.6), squeeze=False,
+                             sharex="row", layout="constrained")
     for row, (algorithm, objective) in enumerate(pairs):
         r = runs[(algorithm, objective)]
         for ax, (q, name) in zip(axes[row], quantities):
-            if f"probe_{q}" not in r:  # a trajectory written before the amplitude was recorded
+            if f"probe_{q}" not in r:  # a trajectory written before this quantity was recorded
                 ax.set_axis_off()
                 continue
             values = np.round(r[f"probe_{q}"], 9)  # W: integers, not the 1e-17 around them
             ax.plot(r["probe_step"], values, color="C0", marker=".", markersize=3)
             ax.ticklabel_format(axis="y", useOffset=False)
             ax.set_ylabel(name)
-        if "probe_amplitude" in r and "prior_amplitude" in r:
-            axes[row, 3].axhline(float(r["prior_amplitude"]), color="C2", linestyle="--", linewidth=1,
-                                 label="prior samples")
-            axes[row, 3].set_ylim(bottom=0)
+        if "probe_max_local_energy" in r and nodal_threshold is not None:
+            axes[row, 3].axhline(nodal_threshold, color="C3", linestyle="--", linewidth=1, label="nodal threshold")
             axes[row, 3].legend(fontsize=7, frameon=False)
+        if "probe_amplitude" in r and "prior_amplitude" in r:
+            axes[row, 4].axhline(float(r["prior_amplitude"]), color="C2", linestyle="--", linewidth=1,
+                                 label="prior samples")
+            axes[row, 4].set_ylim(bottom=0)
+            axes[row, 4].legend(fontsize=7, frameon=False)
         axes[row, 0].set_title(f"{ALGORITHM_LABELS[algorithm]}: {'max' if r['maximize'] else 'min'} "
                                f"{_label(objective)}", fontsize=9, loc="left")
         if algorithm == "stochastic" and "gamma" in r:  # mark where γ drops
