@@ -125,6 +125,22 @@ def test_the_skyrmion_claim_names_the_level_whose_samples_held_most_skyrmions_wi
     assert row["measured"].endswith("its samples held most skyrmions at γ = 1e-02: mean |W| 6.0, Mz 0.400")
 
 
+def test_the_peak_claim_names_the_lowest_peak_of_a_skyrmion_state_on_the_path_without_judging_by_it():
+    """The state at μ* decides; the probes are context. Among probed states with skyrmions (|W|
+    rounds to ≥ 1) the lowest peak is named: step 200's -1.86, not step 100's lower -1.99 of a
+    state without skyrmions."""
+    path = {"final_max_local_energy": np.array([-1.10]), "probe_step": np.array([0, 100, 200, 300]),
+            "probe_W": np.array([0.0, 0.4, -26.0, -18.0]), "probe_Mz": np.array([0.0, 0.9, 0.278, 0.431]),
+            "probe_max_local_energy": np.array([-0.5, -1.99, -1.86, -1.10])}
+    row = table(pairs=pairs(stochastic__Mz=path)).loc["5b-peak"]
+    assert row["held"] == "no" and row["value"] == -1.10
+    assert row["measured"].endswith("lowest peak of a skyrmion state on the path: -1.860 at step 200 (W -26, Mz 0.278)")
+    none = {**path, "probe_W": np.zeros(4)}
+    assert table(pairs=pairs(stochastic__Mz=none)).loc["5b-peak", "measured"].endswith(
+        "no probed state on the path held a skyrmion")
+    assert "path" not in table().loc["5b-peak", "measured"]  # a run without probes: nothing added
+
+
 def test_collapse_and_prior_claims_read_the_diagnostics():
     assert table(vae=vae(active=(5, 60, 90, 95))).loc["6-collapse", "held"] == "no"  # 60 > 45
     assert table(vae=vae(kl=(1.0, 10.0, 90.0, 80.0))).loc["6-closer-to-prior", "held"] == "no"
