@@ -31,7 +31,7 @@ def pairs(**override):
                                 "final_population_energy": np.full(100, -2.04), "final_energy": np.array([-2.0442])},
         ("stochastic", "energy"): {"final_energy": np.array([-2.0443])},
         ("stochastic", "Mz"): {"final_W": np.array([-5.0]), "final_Mz": np.array([0.5]), "initial_Mz": np.array([0.0]),
-                               "final_max_local_energy": np.array([-1.87])},
+                               "cost": np.array([-0.01, -0.3]), "final_max_local_energy": np.array([-1.87])},
         ("stochastic", "C_BC"): {"final_nodal_points": np.array([0]), "final_energy": np.array([-2.03]),
                                  "relaxed_energy": np.array([-2.031]), "final_max_local_energy": np.array([-1.9]),
                                  "final_objective": np.array([0.09])},
@@ -112,6 +112,21 @@ def test_the_skyrmion_claim_reports_the_decoder_amplitude_without_judging_by_it(
     skyrmions = table(pairs=pairs(stochastic__Mz={"final_amplitude": np.array([0.1]), "prior_amplitude": 0.63}))
     assert skyrmions.loc["5b-skyrmions", "held"] == "yes"
     assert "amplitude" not in table().loc["5b-skyrmions", "measured"]
+
+
+def test_the_skyrmion_claim_raises_mz_over_the_first_samples_not_over_the_state_at_the_origin():
+    """The reference is the mean Mz of the search's first samples (-cost[0]: Mz is maximized): a
+    state with skyrmions whose Mz lies below that of a faint decoded μ* = 0 still holds (as measured
+    on a decoder at L = 128: μ* = 0 Mz 0.84, final 0.36, first samples 0.004); one whose Mz lies
+    below its first samples' does not, whatever μ* = 0 decodes to."""
+    faint_origin = {"final_W": np.array([-21.0]), "final_Mz": np.array([0.36]), "initial_Mz": np.array([0.84]),
+                    "cost": np.array([-0.004, -0.2])}
+    row = table(pairs=pairs(stochastic__Mz=faint_origin)).loc["5b-skyrmions"]
+    assert row["held"] == "yes"
+    assert "first samples, from N(0, I): mean Mz 0.004; the state at μ* = 0: Mz 0.840" in row["measured"]
+    lowered = {"final_W": np.array([-3.0]), "final_Mz": np.array([0.05]), "initial_Mz": np.array([-0.5]),
+               "cost": np.array([-0.06, -0.05])}
+    assert table(pairs=pairs(stochastic__Mz=lowered)).loc["5b-skyrmions", "held"] == "no"
 
 
 def test_the_skyrmion_claim_names_the_level_whose_samples_held_most_skyrmions_without_judging_by_it():
