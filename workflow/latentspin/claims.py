@@ -51,6 +51,11 @@ class Claim:
     measure: Callable[[Inputs], tuple[float, str, str, bool]]  # -> value, measured, criterion, held
 
 
+def _first(run, key: str) -> float:
+    """The first value of a run's variable (a single state's metric, or a trace's first entry)."""
+    return float(np.asarray(run[key]).ravel()[0])
+
+
 def _mean_std(x) -> str:
     x = np.asarray(x, dtype=float)
     return f"{x.mean():.5f} ± {x.std():.5f}"
@@ -144,12 +149,12 @@ def _skyrmions(inp):
     that code (|z| ≈ √N), and a decoder's output there can be faint enough (amplitude well below
     its samples') that the normalization turns it into almost any Mz (README, "Measured")."""
     run = inp.pairs[("stochastic", "Mz")]
-    w, mz, mz0 = (float(np.asarray(run[k]).ravel()[0]) for k in ("final_W", "final_Mz", "initial_Mz"))
-    start = -float(np.asarray(run["cost"]).ravel()[0])
+    w, mz, mz0 = (_first(run, k) for k in ("final_W", "final_Mz", "initial_Mz"))
+    start = -_first(run, "cost")
     measured = (f"state at μ*: W {w:+.2f}, Mz {mz:.3f} (the search's first samples, from N(0, I): mean Mz "
                 f"{start:.3f}; the state at μ* = 0: Mz {mz0:.3f})")
     if "final_amplitude" in run and "prior_amplitude" in run:  # context, not part of the criterion
-        amplitude = float(np.asarray(run["final_amplitude"]).ravel()[0])
+        amplitude = _first(run, "final_amplitude")
         measured += f"; decoder output amplitude {amplitude:.2f} (prior samples {float(run['prior_amplitude']):.2f})"
     if "level_W" in run:  # context: the distribution's samples on the way (levels.png)
         abs_w = np.abs(np.round(np.asarray(run["level_W"], dtype=float))).mean(axis=1)
@@ -164,8 +169,8 @@ def _peak(inp):
     """The paper's -1.88 is the peak of its skyrmion state (Fig. 5b): a state without skyrmions
     (a uniform one peaks near -2 + D-terms) does not reproduce it, whatever its peak."""
     run = inp.pairs[("stochastic", "Mz")]
-    peak = float(np.asarray(run["final_max_local_energy"]).ravel()[0])
-    w = float(np.asarray(run["final_W"]).ravel()[0])
+    peak = _first(run, "final_max_local_energy")
+    w = _first(run, "final_W")
     p, tol = inp.criteria["paper_peak"], inp.criteria["peak_tolerance"]
     skyrmions = round(abs(w)) >= 1
     measured = (f"peak local energy density of the state at μ*: {peak:.3f} (paper {p:g}); W {w:+.2f}"
@@ -195,7 +200,7 @@ def _relation(inp):
     mz_data, w_data = (np.asarray(inp.x_in[k], dtype=float) for k in ("Mz", "W"))
     slope, intercept = np.polyfit(mz_data, w_data, 1)
     resid = float(np.std(w_data - (slope * mz_data + intercept)))
-    w, mz = (float(np.asarray(run[k]).ravel()[0]) for k in ("final_W", "final_Mz"))
+    w, mz = (_first(run, k) for k in ("final_W", "final_Mz"))
     predicted = slope * mz + intercept
     k = inp.criteria["relation_sigmas"]
     off = abs(w - predicted) / max(resid, 1e-12)
@@ -207,9 +212,9 @@ def _relation(inp):
 def _bc_stable(inp):
     run = inp.pairs[("stochastic", "C_BC")]
     nodal = int(np.sum(run["final_nodal_points"]))
-    e, er = float(np.asarray(run["final_energy"]).ravel()[0]), float(np.asarray(run["relaxed_energy"]).ravel()[0])
-    peak = float(np.asarray(run["final_max_local_energy"]).ravel()[0])
-    return (nodal, f"C_BC {float(np.asarray(run['final_objective']).ravel()[0]):.4f}; nodal points {nodal}, peak local "
+    e, er = _first(run, "final_energy"), _first(run, "relaxed_energy")
+    peak = _first(run, "final_max_local_energy")
+    return (nodal, f"C_BC {_first(run, 'final_objective'):.4f}; nodal points {nodal}, peak local "
                    f"ε {peak:.3f}; ε {e:.5f}, relaxed {er:.5f}",
             "no nodal points", nodal == 0)
 
