@@ -206,6 +206,23 @@ def test_translation_invariance(shift, kind, ham):
     assert torch.allclose(ph.local_energy_density(t, ham), rolled_map, atol=1e-13)
 
 
+@pytest.mark.parametrize("state", ["smooth", "random", "skyrmion"])
+@BOTH
+def test_time_reversal(state, ham):
+    """Exchange and DMI are both bilinear in S and there is no field: S -> -S keeps the energy and
+    its local map and every correlation, and negates Mz and W (W is cubic in S)."""
+    s = {"smooth": lambda: smooth_state(32, seed=8), "random": lambda: random_state(32, seed=8),
+         "skyrmion": lambda: skyrmion(32, 4.0, ham)}[state]()
+    r = -s
+    assert abs(ph.energy_density(r, ham).item() - ph.energy_density(s, ham).item()) < 1e-13
+    assert torch.allclose(ph.local_energy_density(r, ham), ph.local_energy_density(s, ham), atol=1e-13)
+    assert abs(ph.correlation(r, (3, -2)).item() - ph.correlation(s, (3, -2)).item()) < 1e-13
+    assert abs(ph.magnetization_z(r).item() + ph.magnetization_z(s).item()) < 1e-13
+    assert abs(ph.topological_index(r).item() + ph.topological_index(s).item()) < 1e-10
+    if state == "skyrmion":
+        assert abs(abs(ph.topological_index(s).item()) - 1) < 1e-10
+
+
 @pytest.mark.parametrize("state", ["smooth", "skyrmion", "spiral"])
 def test_bloch_to_neel_by_rotation(state):
     s = {"smooth": lambda: smooth_state(32, seed=6),

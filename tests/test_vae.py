@@ -132,6 +132,25 @@ def test_decoder_amplitude_is_the_length_before_normalization():
     torch.testing.assert_close(model.decoder(z), uniform)
 
 
+def test_negating_the_last_convolution_mirrors_every_decoded_state():
+    """The L2 normalization is odd, so a decoder whose last convolution's weights and bias are
+    negated decodes -S wherever the original decodes S: the same energies, Mz and W negated. Such a
+    decoder models S -> -S symmetric data as well as the original (docs/measured.md uses it)."""
+    model = VAE(VAEConfig(L=32, **SMALL)).eval()
+    z = torch.cat([torch.zeros(1, 8), 3 * torch.randn(4, 8)])
+    ham = Hamiltonian()
+    with torch.no_grad():
+        s = model.decoder(z).double()
+        last = model.decoder.features[-1]
+        last.weight.neg_()
+        last.bias.neg_()
+        m = model.decoder(z).double()
+    torch.testing.assert_close(m, -s, atol=0, rtol=0)
+    torch.testing.assert_close(physics.energy_density(m, ham), physics.energy_density(s, ham), atol=1e-12, rtol=0)
+    torch.testing.assert_close(physics.magnetization_z(m), -physics.magnetization_z(s), atol=1e-12, rtol=0)
+    torch.testing.assert_close(physics.topological_index(m), -physics.topological_index(s), atol=1e-9, rtol=0)
+
+
 def test_kl_matches_closed_form():
     mu = torch.tensor([[0.0, 1.0, -2.0], [0.5, 0.0, 0.0]], dtype=torch.float64)
     logvar = torch.tensor([[0.0, 0.0, np.log(4.0)], [np.log(0.25), 0.0, 0.0]], dtype=torch.float64)
