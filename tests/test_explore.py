@@ -1,5 +1,6 @@
 """Objectives and the three latent-space explorers."""
 
+import io
 import math
 
 import numpy as np
@@ -248,6 +249,124 @@ def test_a_fixed_seed_reproduces_every_trajectory(root, trained_smoke_model, alg
                                       objectives.boundary_map(L, b["radius"] * L, b["width"], b["direction"]).numpy())
     else:
         assert "boundary_map" not in a
+
+
+def _memory_checkpoint(every=0.0):
+    """A Checkpoint that keeps each saved state as the bytes a checkpoint file would hold."""
+    saved = []
+
+    def save(state):
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        saved.append(buffer.getvalue())
+
+    return explore.Checkpoint(save, every), saved
+
+
+def _assert_same_run(a: dict, b: dict):
+    assert a.keys() == b.keys()
+    for k, v in a.items():
+        if isinstance(v, torch.Tensor):
+            assert torch.equal(v, b[k]), k
+        else:
+            assert v == b[k], k
+
+
+@pytest.mark.parametrize("algorithm", ["single_code", "genetic", "stochastic"])
+def test_an_explorer_resumed_from_any_checkpoint_ends_where_an_uninterrupted_run_does(algorithm):
+    """Saved after every iteration but the last; resumed from the first, a middle and the last of
+    these, with a generator seeded otherwise (its state must come from the checkpoint), each run
+    ends bitwise where the uninterrupted one did, and saving does not perturb a run."""
+    torch.manual_seed(2)
+    decoder = VAE(VAEConfig(L=32, **SMALL)).eval().decoder
+    for p in decoder.parameters():
+        p.requires_grad_(False)
+    iterations = 12
+
+    def run(checkpoint=None, seed=0):
+        g = torch.Generator().manual_seed(seed)
+        codes = torch.randn(10, 8, generator=torch.Generator().manual_seed(1))  # the caller's draw
+        if algorithm == "single_code":
+            return explore.single_code(decoder, objective("energy"), codes[:4], iterations=iterations, lr=1e-2,
+                                       record_every=3, checkpoint=checkpoint)
+        if algorithm == "genetic":
+            return explore.genetic(decoder, objective("W"), codes, generations=iterations, pressure=8.0,
+                                   mutation_rate=0.05, generator=g, snapshots=(0, 5, iterations), checkpoint=checkpoint)
+        return explore.stochastic(decoder, objective("Mz"), 8, samples=6, lr=1e-2, generator=g, gamma_every=4,
+                                  sigma_tol=1e-9, max_iterations=iterations, record_every=2, checkpoint=checkpoint)
+
+    whole = run()
+    checkpoint, saved = _memory_checkpoint()
+    _assert_same_run(whole, run(checkpoint))
+    assert len(saved) == iterations - 1
+    for blob in (saved[0], saved[5], saved[-1]):
+        state = torch.load(io.BytesIO(blob), weights_only=True)  # as a checkpoint file is read
+        _assert_same_run(whole, run(explore.Checkpoint(state=state), seed=99))
+
+
+def test_a_checkpoint_is_saved_at_most_once_per_interval():
+    toy = objectives.Objective("toy", False, lambda x: (x**2).sum(-1))
+    checkpoint, saved = _memory_checkpoint(every=3600.0)
+    explore.stochastic(lambda z: z, toy, 3, samples=4, lr=1e-2, generator=torch.Generator().manual_seed(0),
+                       max_iterations=50, checkpoint=checkpoint)
+    assert saved == []  # a run shorter than the interval saves nothing
+    with pytest.raises(ValueError, match="-1"):
+        explore.Checkpoint(lambda state: None, every=-1)
+
+
+def test_a_search_stopped_after_a_checkpoint_resumes_from_it(root, trained_smoke_model, monkeypatch, tmp_path,
+                                                               capsys):
+    """The search is stopped right after its third checkpoint (as a job killed by a time limit); the
+    rerun reads the file, says so, and writes what an uninterrupted run writes. The checkpoint of
+    another search (here another seed) is ignored, with a message."""
+    config = smoke_config(root)
+    cpu = torch.device("cpu")
+    model = trained_smoke_model
+    whole, whole_summary = exploration.run_pair(config, "stochastic", "Mz", model, device=cpu, progress=False)
+    path = tmp_path / "checkpoint.pt"
+    save, saved_at = exploration._save_checkpoint, []
+
+    def save_then_stop(payload, p):
+        save(payload, p)
+        saved_at.append(payload["state"]["iteration"])
+        if len(saved_at) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(exploration, "_save_checkpoint", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        exploration.run_pair(config, "stochastic", "Mz", model, device=cpu, progress=False, checkpoint=path,
+                             checkpoint_seconds=0)
+    monkeypatch.undo()
+    assert saved_at == [1, 2, 3] and path.exists()
+    capsys.readouterr()
+    resumed, summary = exploration.run_pair(config, "stochastic", "Mz", model, device=cpu, progress=False,
+                                            checkpoint=path)
+    assert f"resuming from {path} after 3 iterations" in capsys.readouterr().err
+    for var in whole.data_vars:
+        np.testing.assert_array_equal(whole[var].values, resumed[var].values, err_msg=var)
+    for key in ("final_Mz", "final_W", "relaxed_energy", "decodes", "iterations"):
+        assert summary[key] == whole_summary[key], key
+
+    other = cfg.merge(config, {"seed": config["seed"] + 1})
+    exploration.run_pair(other, "stochastic", "Mz", model, device=cpu, progress=False, checkpoint=path)
+    assert f"ignoring {path}: it belongs to a different search" in capsys.readouterr().err
+
+
+def test_the_explore_command_removes_its_checkpoint_once_the_outputs_are_written(root, trained_smoke_model, tmp_path):
+    import json
+
+    from latentspin import cli
+    from latentspin.vae import save_model
+
+    model_path = tmp_path / "model.pt"
+    save_model(trained_smoke_model, model_path, extra={"beta": 1e-3})
+    config = cfg.section_json(smoke_config(root), cfg.explore_sections("genetic"))
+    out = tmp_path / "genetic" / "W"
+    argv = ["explore", "--config", config, "--algorithm", "genetic", "--objective", "W", "--model", str(model_path),
+            "--out-dir", str(out), "--device", "cpu", "--threads", "1", "--checkpoint-seconds", "0"]
+    assert cli.main(argv) == 0
+    assert (out / "trajectory.zarr").is_dir() and not (out / "checkpoint.pt").exists()
+    assert json.loads((out / "summary.json").read_text())["decodes"] > 0
 
 
 def test_the_decoder_amplitude_of_every_decoded_state_is_recorded(root, trained_smoke_model):

@@ -154,12 +154,15 @@ def cmd_explore(args):
     config = cfg.load(args.config, cfg.explore_sections(args.algorithm))
     _set_torch_threads(args.threads)
     device = resolve_device(args.device)
-    ds, summary = run_pair(config, args.algorithm, args.objective, load_model(args.model), device=device,
-                           threads=args.threads)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    checkpoint = out / "checkpoint.pt"  # not an output: it outlives a stopped job, for the rerun
+    ds, summary = run_pair(config, args.algorithm, args.objective, load_model(args.model), device=device,
+                           threads=args.threads, checkpoint=checkpoint,
+                           **({} if args.checkpoint_seconds is None else {"checkpoint_seconds": args.checkpoint_seconds}))
     write_zarr(ds, out / "trajectory.zarr")
     write_json(summary, out / "summary.json")
+    checkpoint.unlink(missing_ok=True)  # done: a forced rerun searches afresh
 
 
 def cmd_explore_metrics(args):
@@ -408,6 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--objective", required=True, choices=cfg.OBJECTIVES)
     q.add_argument("--model", required=True, help="a model.pt of train-vae")
     q.add_argument("--out-dir", required=True, help="writes trajectory.zarr and summary.json")
+    q.add_argument("--checkpoint-seconds", type=float, default=None, metavar="S",
+                   help="save the search's state in OUT_DIR/checkpoint.pt every S seconds (default 300), and "
+                        "resume from it on a rerun; removed when the outputs are written")
     device_and_threads(q)
 
     q = command("explore-metrics", cmd_explore_metrics, "collect the summaries of explored pairs into one table")

@@ -9,6 +9,10 @@ The relaxation check: every final state is relaxed by zero-temperature heat-bath
 real Hamiltonian (the annealing kernel at T = 0); if ε, W and Mz barely move, the optimized state
 is a metastable state of the physics, not an artefact of the decoder.
 
+Checkpoints: given a checkpoint file, a search saves its state there every CHECKPOINT_SECONDS, and
+a rerun of the same search (same settings, model and device type: its fingerprint) goes on from
+the last one and ends bitwise where an uninterrupted run would; a different search ignores it.
+
 The decoder check: the output amplitude of every decoded state (the mean length of the decoder's
 output before its L2 normalization, :func:`latentspin.vae.decoder_amplitude`), beside that of
 decoded prior samples z ~ N(0, I). A search that ends far below the prior's amplitude found a
@@ -17,17 +21,22 @@ state the network barely produces: the normalization turned a weak output into u
 
 from __future__ import annotations
 
+import hashlib
+import json
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import xarray as xr
+from tqdm import tqdm
 
 from . import explore, objectives, physics
-from .config import ALGORITHMS
-from .outputs import derive_seed
+from .config import ALGORITHMS, explore_sections, subset
+from .outputs import atomic, derive_seed
 from .physics import Hamiltonian
 from .vae import VAE, decode_fields_in_batches, decoder_amplitude, output_amplitude
 
@@ -69,13 +78,15 @@ class _Context:
     progress: bool
     ham: Hamiltonian
     nodal_threshold: float
+    checkpoint: explore.Checkpoint | None = None
 
 
 def _run_single_code(c: _Context):
     s = c.settings
     z0 = torch.randn(s["codes"], c.latent_dim, generator=c.generator, device=c.device)
     out = explore.single_code(c.decoder, c.objective, z0, iterations=s["iterations"], lr=s["lr"],
-                              betas=c.adam_betas, record_every=s["record_every"], progress=c.progress)
+                              betas=c.adam_betas, record_every=s["record_every"], progress=c.progress,
+                              checkpoint=c.checkpoint)
     data_vars = {"cost": (("step", "code"), out["cost"].numpy()), "z": (("code", "latent"), out["z"].numpy()),
                  "z_star": (("code", "latent"), out["z_star"].numpy())}
     return out, out["z"], out["z_star"], data_vars, {"step": out["steps"].numpy()}
@@ -86,7 +97,8 @@ def _run_genetic(c: _Context):
     pop0 = torch.randn(s["population"], c.latent_dim, generator=c.generator, device=c.device)
     out = explore.genetic(c.decoder, c.objective, pop0, generations=s["generations"],
                           pressure=s["pressure"][c.objective.name], mutation_rate=s["mutation_rate"],
-                          generator=c.generator, elitism=s["elitism"], snapshots=s["snapshots"], progress=c.progress)
+                          generator=c.generator, elitism=s["elitism"], snapshots=s["snapshots"], progress=c.progress,
+                          checkpoint=c.checkpoint)
     data_vars = {
         "value_min": ("generation", out["stats"][:, 0].numpy()),
         "value_mean": ("generation", out["stats"][:, 1].numpy()),
@@ -115,7 +127,7 @@ def _run_stochastic(c: _Context):
                              generator=c.generator, betas=c.adam_betas, gamma_start=s["gamma_start"],
                              gamma_factor=s["gamma_factor"], gamma_every=s["gamma_every"], sigma_tol=s["sigma_tol"],
                              max_iterations=s["max_iterations"], record_every=s["record_every"], device=c.device,
-                             progress=c.progress)
+                             progress=c.progress, checkpoint=c.checkpoint)
     data_vars = {k: ("step", out[k].numpy()) for k in ("cost", "kl", "gamma", "sigma_mean", "sigma_max")}
     data_vars["mu_trace"] = (("step", "latent"), out["mu_trace"].numpy())
     data_vars["sigma"] = ("latent", out["sigma"].numpy())
@@ -199,9 +211,50 @@ def relax_states(x: torch.Tensor, ham: Hamiltonian, sweeps: int, device: torch.d
     return torch.from_numpy(relax(x.numpy(), ham, sweeps, threads=threads))
 
 
+# Seconds between checkpoints of a running search: what a job stopped by a time limit loses at most
+CHECKPOINT_SECONDS = 300.0
+
+
+def search_fingerprint(config: Mapping, algorithm: str, objective_name: str, model: VAE,
+                       device: torch.device) -> dict:
+    """What defines a search, for its checkpoint: the settings it depends on, the pair, the model's
+    weights (a digest) and the device type (a search resumed elsewhere would not end bitwise where
+    it would have)."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    settings = json.loads(json.dumps(subset(config, explore_sections(algorithm)), sort_keys=True))
+    return {"config": settings, "algorithm": algorithm, "objective": objective_name, "model": digest.hexdigest(),
+            "device": torch.device(device).type}
+
+
+def _save_checkpoint(payload: dict, path: Path):
+    with atomic(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def _load_checkpoint(path: Path | None, fingerprint: dict, device: torch.device) -> tuple[dict | None, float]:
+    """The explorer state and the seconds already spent of the search `fingerprint` saved at path,
+    or (None, 0) where there is none or it belongs to another search."""
+    if path is None or not path.exists():
+        return None, 0.0
+    saved = torch.load(path, map_location=device, weights_only=True)
+    if saved.get("fingerprint") != fingerprint:
+        tqdm.write(f"ignoring {path}: it belongs to a different search", file=sys.stderr)
+        return None, 0.0
+    state = saved["state"]
+    done = state.get("iteration", state.get("generation"))
+    tqdm.write(f"resuming from {path} after {done} iterations ({saved['seconds']:.0f} s)", file=sys.stderr)
+    return state, float(saved["seconds"])
+
+
 def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *, device: torch.device,
-             threads: int | None = None, progress: bool = True) -> tuple[xr.Dataset, dict]:
-    """Run one pair with `model` (on `device`); returns its dataset and its summary row."""
+             threads: int | None = None, progress: bool = True, checkpoint: str | Path | None = None,
+             checkpoint_seconds: float = CHECKPOINT_SECONDS) -> tuple[xr.Dataset, dict]:
+    """Run one pair with `model` (on `device`); returns its dataset and its summary row. With a
+    `checkpoint` file the search saves its state there every `checkpoint_seconds` and resumes from
+    it (see the module's docstring); the caller removes it once the outputs are written."""
     if algorithm not in RUNNERS:
         raise ValueError(f"unknown algorithm {algorithm!r}; expected one of {ALGORITHMS}")
     ex = config["explore"]
@@ -212,13 +265,22 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
     for p in model.parameters():
         p.requires_grad_(False)  # gradients flow to the codes only
     seed = derive_seed(config["seed"], "explore", algorithm, objective_name)
+    fingerprint = search_fingerprint(config, algorithm, objective_name, model, device)
+    checkpoint = None if checkpoint is None else Path(checkpoint)
+    resume, seconds_before = _load_checkpoint(checkpoint, fingerprint, device)
+    start = time.perf_counter()
+
+    def save(state: dict):
+        _save_checkpoint({"fingerprint": fingerprint, "state": state,
+                          "seconds": seconds_before + time.perf_counter() - start}, checkpoint)
+
     ctx = _Context(decoder=model.decoder, objective=obj, latent_dim=model.cfg.latent_dim, settings=ex[algorithm],
                    adam_betas=tuple(config["vae"]["training"]["adam_betas"]),
                    generator=torch.Generator(device=device).manual_seed(seed), device=device, progress=progress,
-                   ham=ham, nodal_threshold=ex["nodal_threshold"])
-    start = time.perf_counter()
+                   ham=ham, nodal_threshold=ex["nodal_threshold"],
+                   checkpoint=explore.Checkpoint(save if checkpoint else None, checkpoint_seconds, resume))
     out, initial_codes, final_codes, data_vars, coords = RUNNERS[algorithm](ctx)
-    seconds = time.perf_counter() - start
+    seconds = seconds_before + time.perf_counter() - start  # the search's, over every run that made it
 
     x_initial, amplitude_initial = _decode(model.decoder, initial_codes, device)
     x_final, amplitude_final = _decode(model.decoder, final_codes, device)

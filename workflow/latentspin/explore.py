@@ -4,10 +4,16 @@ Each takes a decoder (codes (B, N) -> spins (B, 3, L, L), in evaluation mode) an
 :class:`latentspin.objectives.Objective`, and returns plain tensors: trajectories and final
 codes. They know nothing about files; :mod:`latentspin.exploration` runs them for the workflow.
 All randomness comes from the `generator` passed in, so a seed reproduces every trajectory.
+
+Each explorer saves its whole state through a :class:`Checkpoint` every so many seconds, and one
+given the state a previous run saved goes on from there: it ends bitwise where an uninterrupted
+run would (same device and threads), so a job stopped by a cluster's time limit loses at most the
+time since its last checkpoint.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 import torch
@@ -20,15 +26,49 @@ from .vae import decode_in_batches, kl_divergence
 Decoder = Callable[[Tensor], Tensor]
 
 
-def _bar(total, desc, progress):
-    return tqdm(total=total, desc=desc, unit="it", disable=not progress, mininterval=5.0)
+def _bar(total, desc, progress, initial=0):
+    return tqdm(total=total, initial=initial, desc=desc, unit="it", disable=not progress, mininterval=5.0)
+
+
+class Checkpoint:
+    """Where an explorer's state goes and where it comes back from.
+
+    `state`: what a previous run of the same search saved (None: start afresh). `save`: called with
+    the explorer's whole state (tensors, plain numbers and lists, an optimizer's state dict) after an
+    iteration, at most once every `every` seconds (0: after every iteration); it must copy or write
+    what it keeps, since the explorer goes on changing its tensors. The last iteration is never
+    saved: a search that has finished is written by its caller, not resumed.
+    """
+
+    def __init__(self, save: Callable[[dict], object] | None = None, every: float = 300.0,
+                 state: dict | None = None):
+        if every < 0:
+            raise ValueError(f"checkpoint interval must be >= 0 seconds, got {every}")
+        self.save, self.every, self.state = save, every, state
+        self._last = time.monotonic()
+
+    def __call__(self, state: Callable[[], dict]):
+        """Save `state()` if `every` seconds have passed since the last save (or the start)."""
+        if self.save is not None and time.monotonic() - self._last >= self.every:
+            self.save(state())
+            self._last = time.monotonic()
+
+
+def _resume(checkpoint: Checkpoint | None) -> dict | None:
+    return None if checkpoint is None else checkpoint.state
+
+
+def _stack(tensors: list[Tensor]) -> Tensor | list:
+    """A list of equal-shape tensors as one (a checkpoint of many small tensors saves slowly)."""
+    return torch.stack(tensors) if tensors else []
 
 
 # --- single-code modification (Fig. 2a) -------------------------------------------------------
 
 
 def single_code(decoder: Decoder, objective: Objective, z0: Tensor, *, iterations: int, lr: float,
-                betas: Sequence[float] = (0.9, 0.999), record_every: int = 10, progress: bool = False) -> dict:
+                betas: Sequence[float] = (0.9, 0.999), record_every: int = 10, progress: bool = False,
+                checkpoint: Checkpoint | None = None) -> dict:
     """Adam on each code of z0 (K, N) to lower the objective's cost of its decoded state.
 
     All K codes go through the decoder as one batch; in evaluation mode the decoder treats
@@ -36,9 +76,14 @@ def single_code(decoder: Decoder, objective: Objective, z0: Tensor, *, iteration
     """
     z = z0.detach().clone().requires_grad_(True)
     opt = torch.optim.Adam([z], lr=lr, betas=tuple(betas))
-    steps, trace = [], []
-    bar = _bar(iterations, f"single-code {objective.name}", progress)
-    for it in range(iterations):
+    steps, trace, start = [], [], 0
+    if (resume := _resume(checkpoint)) is not None:
+        with torch.no_grad():
+            z.copy_(resume["z"])
+        opt.load_state_dict(resume["optimizer"])
+        steps, trace, start = list(resume["steps"]), list(resume["cost"]), resume["iteration"]
+    bar = _bar(iterations, f"single-code {objective.name}", progress, start)
+    for it in range(start, iterations):
         cost = objective.cost(decoder(z))
         if it % record_every == 0:
             steps.append(it)
@@ -48,6 +93,9 @@ def single_code(decoder: Decoder, objective: Objective, z0: Tensor, *, iteration
         cost.sum().backward()
         opt.step()
         bar.update()
+        if checkpoint is not None and it + 1 < iterations:
+            checkpoint(lambda: {"iteration": it + 1, "z": z.detach(), "optimizer": opt.state_dict(),
+                                "steps": steps, "cost": _stack(trace)})
     bar.close()
     with torch.no_grad():
         final = objective.cost(decoder(z)).cpu()
@@ -94,7 +142,8 @@ def mutate(population: Tensor, rate: float, generator: torch.Generator) -> Tenso
 @torch.no_grad()
 def genetic(decoder: Decoder, objective: Objective, population: Tensor, *, generations: int, pressure: float,
             mutation_rate: float, generator: torch.Generator, elitism: int = 0,
-            snapshots: Sequence[int] = (), batch_size: int = 100, progress: bool = False) -> dict:
+            snapshots: Sequence[int] = (), batch_size: int = 100, progress: bool = False,
+            checkpoint: Checkpoint | None = None) -> dict:
     """Evolve `population` (P, N) for `generations` generations (the initial one is generation 0).
 
     Each generation is decoded and scored; P children are built, each from two roulette-selected
@@ -108,9 +157,15 @@ def genetic(decoder: Decoder, objective: Objective, population: Tensor, *, gener
         raise ValueError(f"elitism must be in [0, population), got {elitism}")
     initial = population.clone()
     stats, best_codes, snap_states, snap_gens = [], [], [], []
-    first_values = None
-    bar = _bar(generations, f"genetic {objective.name}", progress)
-    for g in range(generations + 1):
+    first_values, start = None, 0
+    if (resume := _resume(checkpoint)) is not None:
+        population = resume["population"].to(population.device)
+        stats, best_codes = list(resume["stats"]), list(resume["best_codes"])
+        snap_states, snap_gens = list(resume["snapshot_states"]), list(resume["snapshot_generations"])
+        first_values, start = resume["initial_values"], resume["generation"]
+        generator.set_state(resume["generator"].cpu())  # generator states live on the CPU
+    bar = _bar(generations, f"genetic {objective.name}", progress, start)
+    for g in range(start, generations + 1):
         x = decode_in_batches(decoder, population, batch_size)
         value = objective.value(x)
         fitness = value if objective.maximize else -value
@@ -133,6 +188,11 @@ def genetic(decoder: Decoder, objective: Objective, population: Tensor, *, gener
             children[:elitism] = population[torch.topk(fitness, elitism).indices]
         population = children
         bar.update()
+        if checkpoint is not None and g + 1 < generations:
+            checkpoint(lambda: {"generation": g + 1, "population": population, "stats": _stack(stats),
+                                "best_codes": _stack(best_codes), "snapshot_states": _stack(snap_states),
+                                "snapshot_generations": snap_gens, "initial_values": first_values,
+                                "generator": generator.get_state()})
     bar.close()
     return {"stats": torch.stack(stats), "best_codes": torch.stack(best_codes), "initial": initial.cpu(),
             "final": population.cpu(), "initial_values": first_values, "final_values": value.cpu(),
@@ -148,7 +208,7 @@ def stochastic(decoder: Decoder, objective: Objective, latent_dim: int, *, sampl
                generator: torch.Generator, betas: Sequence[float] = (0.9, 0.999), gamma_start: float = 1.0,
                gamma_factor: float = 0.1, gamma_every: int = 10_000, sigma_tol: float = 1e-2,
                max_iterations: int = 100_000, record_every: int = 10, device: torch.device | str = "cpu",
-               progress: bool = False) -> dict:
+               progress: bool = False, checkpoint: Checkpoint | None = None) -> dict:
     """Adam on μ* (from 0) and log σ* (from 0, so σ* = 1) minimizing
     ⟨Q⟩ + γ KL(N(μ*, σ*²) || N(0, I)) over `samples` codes z* = μ* + σ* ξ per iteration; γ starts
     at gamma_start and is multiplied by gamma_factor every gamma_every iterations. Stops when
@@ -164,10 +224,20 @@ def stochastic(decoder: Decoder, objective: Objective, latent_dim: int, *, sampl
     rec = {k: [] for k in ("step", "cost", "kl", "gamma", "sigma_mean", "sigma_max")}
     mus = []
     levels = {k: [] for k in ("level_step", "level_gamma", "level_mu", "level_sigma")}
-    converged = False
-    bar = _bar(max_iterations, f"stochastic {objective.name}", progress)
-    it = 0
-    for it in range(max_iterations):
+    converged, start = False, 0
+    if (resume := _resume(checkpoint)) is not None:
+        with torch.no_grad():
+            mu.copy_(resume["mu"])
+            log_sigma.copy_(resume["log_sigma"])
+        opt.load_state_dict(resume["optimizer"])
+        rec = {k: list(v) for k, v in resume["records"].items()}
+        mus = list(resume["mu_trace"])
+        levels = {k: list(v) for k, v in resume["levels"].items()}
+        start = resume["iteration"]
+        generator.set_state(resume["generator"].cpu())  # generator states live on the CPU
+    bar = _bar(max_iterations, f"stochastic {objective.name}", progress, start)
+    it = start - 1
+    for it in range(start, max_iterations):
         gamma = gamma_start * gamma_factor ** (it // gamma_every)
         sigma = log_sigma.exp()
         xi = torch.randn(samples, latent_dim, generator=generator, device=device)
@@ -194,6 +264,12 @@ def stochastic(decoder: Decoder, objective: Objective, latent_dim: int, *, sampl
                 levels[k].append(v)
         if converged:
             break
+        if checkpoint is not None and it + 1 < max_iterations:
+            checkpoint(lambda: {"iteration": it + 1, "mu": mu.detach(), "log_sigma": log_sigma.detach(),
+                                "optimizer": opt.state_dict(), "records": rec, "mu_trace": _stack(mus),
+                                "levels": {k: _stack(v) if k in ("level_mu", "level_sigma") else v
+                                           for k, v in levels.items()},
+                                "generator": generator.get_state()})
     bar.close()
     levels = {k: torch.stack(v) if k in ("level_mu", "level_sigma") else torch.tensor(v) for k, v in levels.items()}
     return {**{k: torch.tensor(v) for k, v in rec.items()}, **levels, "mu_trace": torch.stack(mus),
