@@ -350,6 +350,9 @@ def test_a_search_stopped_after_a_checkpoint_resumes_from_it(root, trained_smoke
     other = cfg.merge(config, {"seed": config["seed"] + 1})
     exploration.run_pair(other, "stochastic", "Mz", model, device=cpu, progress=False, checkpoint=path)
     assert f"ignoring {path}: it belongs to a different search" in capsys.readouterr().err
+    path.write_bytes(b"not a checkpoint")
+    exploration.run_pair(config, "stochastic", "Mz", model, device=cpu, progress=False, checkpoint=path)
+    assert f"ignoring {path}: it cannot be read" in capsys.readouterr().err
 
 
 def test_the_explore_command_removes_its_checkpoint_once_the_outputs_are_written(root, trained_smoke_model, tmp_path):

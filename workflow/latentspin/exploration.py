@@ -239,8 +239,12 @@ def _load_checkpoint(path: Path | None, fingerprint: dict, device: torch.device)
     or (None, 0) where there is none or it belongs to another search."""
     if path is None or not path.exists():
         return None, 0.0
-    saved = torch.load(path, map_location=device, weights_only=True)
-    if saved.get("fingerprint") != fingerprint:
+    try:
+        saved = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:  # e.g. written by another torch version: the search starts afresh
+        tqdm.write(f"ignoring {path}: it cannot be read ({type(e).__name__}: {e})", file=sys.stderr)
+        return None, 0.0
+    if not isinstance(saved, dict) or saved.get("fingerprint") != fingerprint:
         tqdm.write(f"ignoring {path}: it belongs to a different search", file=sys.stderr)
         return None, 0.0
     state = saved["state"]
