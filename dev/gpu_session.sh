@@ -16,8 +16,10 @@
 #                                      the paper DAG on this GPU ($PRESET, default presets/gpu.yaml) for at
 #                                      most SECONDS, the TARGETs (and what they need) alone first, then a
 #                                      tarball of timings, logs, tables, figures (and paths.png and fig5.png
-#                                      of the searches that finished, where the DAG did not draw them);
-#                                      run it again to go on where it stopped
+#                                      of the searches that finished, where the DAG did not draw them; the
+#                                      checkpoints of unfinished searches), the explored model in 15 MiB
+#                                      parts; run it again to go on where it stopped (searches resume from
+#                                      their checkpoints)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-results/gpu-session}
@@ -90,8 +92,14 @@ paper | session)
     fi
     tar -czf "$OUT/paper-results.tar.gz" --ignore-failed-read --exclude="*.pdf" results/benchmarks results/logs \
         results/data/*_summary.json results/vae/diagnostics.csv results/vae/beta*/history.csv \
-        results/explore/metrics.csv results/explore/*/*/summary.json results/claims.csv results/figures \
-        results/gpu-figures 2>/dev/null || true
+        results/explore/metrics.csv results/explore/*/*/summary.json results/explore/*/*/checkpoint.pt \
+        results/claims.csv results/figures results/gpu-figures 2>/dev/null || true
+    # the explored model, for the decoder's analysis on a CPU (`cat model.pt.part-* > model.pt`), in
+    # parts that fit what comes back from $OUT (16 MiB a file; the paper's model is about 34 MiB)
+    beta=$(python -c "import yaml; print(repr(float(yaml.safe_load(open('config.yaml'))['vae']['beta'])))")
+    if [ -f "results/vae/beta$beta/model.pt" ]; then
+        split -b 15M "results/vae/beta$beta/model.pt" "$OUT/model.pt.part-"
+    fi
     ls -la "$OUT"
     ;;
 *)
