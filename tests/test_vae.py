@@ -304,6 +304,48 @@ def test_bfloat16_training_follows_the_float32_loss_curve(tmp_path):
     assert b["valid_rc"].iloc[-1] < b["valid_rc"].iloc[0]
 
 
+def test_compiled_training_is_the_same_function(tmp_path):
+    """vae.training.compile changes how the step runs, not what it computes: one step's outputs
+    and gradients are eager's to float rounding (the sampling of z, left eager, draws the same ε),
+    the compiler did build graphs, and two epochs follow eager's loss curve. (Weights are not
+    compared after training: Adam's normalized step turns rounding in a near-zero gradient into a
+    difference of the order of the learning rate. KL, small, is the loss most sensitive to rounding.)"""
+    from torch._dynamo.utils import counters
+
+    torch._dynamo.reset()
+    counters.clear()
+    x, v = make_data(16, 32, 0), make_data(8, 32, 1)
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(L=32, **SMALL)).train()
+    steps = {}
+    for compile in (False, True):
+        model.zero_grad(set_to_none=True)
+        out, mu, logvar = train.training_forward(model, compile)(x[:8], torch.Generator().manual_seed(1))
+        (reconstruction_loss(x[:8], out) + 0.01 * kl_divergence(mu, logvar)).backward()
+        steps[compile] = [out.detach(), mu.detach(), logvar.detach()] + [p.grad.clone() for p in model.parameters()]
+    assert counters["stats"]["unique_graphs"] >= 2  # the encoder's and the decoder's, at least
+    (out, mu, logvar, *grads), (out_c, mu_c, logvar_c, *grads_c) = steps[False], steps[True]
+    torch.testing.assert_close(mu_c, mu, rtol=1e-4, atol=5e-5)
+    torch.testing.assert_close(logvar_c, logvar, rtol=1e-4, atol=5e-5)
+    # the normalization to unit spins divides the decoder's rounding (about 2e-6) by its output's
+    # length, down to 0.02 in this untrained network: a spin component differs by up to about 3e-4
+    torch.testing.assert_close(out_c, out, rtol=0, atol=1e-3)
+    # all parameters' gradients as one vector (a bias followed by a normalization has a gradient
+    # of zero up to rounding, which no per-tensor relative tolerance can hold)
+    g, g_c = torch.cat([t.flatten() for t in grads]), torch.cat([t.flatten() for t in grads_c])
+    assert (g_c - g).norm() <= 1e-3 * g.norm()
+
+    histories = {}
+    for compile in (False, True):
+        torch.manual_seed(0)
+        model = VAE(VAEConfig(L=32, **SMALL))
+        tcfg = train.TrainConfig(beta=0.01, epochs=2, batch_size=8, seed=3, compile=compile)
+        histories[compile] = train.fit(model, x, v, tcfg, tmp_path / f"{compile}.pt", {}, progress=False)
+    a, b = histories[False], histories[True]
+    for column, rtol in (("train_rc", 1e-4), ("valid_rc", 1e-4), ("train_kl", 3e-3), ("valid_kl", 3e-3)):
+        np.testing.assert_allclose(b[column], a[column], rtol=rtol, err_msg=column)
+
+
 def test_unknown_precision_is_rejected_naming_the_key():
     with pytest.raises(ValueError, match="vae.training.precision .* got 'float16'"):
         train.TrainConfig(beta=0.01, precision="float16")

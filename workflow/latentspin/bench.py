@@ -136,12 +136,12 @@ def bench_vae(L: int = 128, batch_size: int = 100, min_seconds: float = 2.0, dev
     Also the train step under bfloat16 autocast (``vae.training.precision``): on a GPU, and on a
     CPU with bfloat16 matrix units (Intel AMX), it is the faster setting; elsewhere the row shows
     the cost. With `variants` (default: on a GPU), also the train step and both decodes through
-    torch.compile (`compile_backend`; not yet a workflow option: these rows say whether it should
-    become one).
+    torch.compile (`compile_backend`; the train step as ``vae.training.compile`` runs it, the decodes
+    as the explorers would: they do not compile, being slower compiled on a CPU).
     Each row's ``base`` names the plain operation it varies."""
     import torch
 
-    from .train import resolve_device
+    from .train import resolve_device, training_forward
     from .vae import VAE, VAEConfig, kl_divergence, reconstruction_loss
 
     dev = resolve_device(device)
@@ -177,7 +177,8 @@ def bench_vae(L: int = 128, batch_size: int = 100, min_seconds: float = 2.0, dev
             ("decode + grad to z", "decode + grad to z", decode_grad),
             ("train step, bfloat16", "train step", lambda: train_step(bf16=True))]
     if variants:
-        compiled_model = torch.compile(model, backend=compile_backend)
+        # the train step as vae.training.compile runs it (encoder and decoder compiled apart)
+        compiled_model = training_forward(model, compile=True, backend=compile_backend)
         compiled_decoder = torch.compile(model.decoder, backend=compile_backend)
         runs += [("train step, compiled", "train step", lambda: train_step(compiled_model)),
                  ("decode, compiled", "decode", lambda: decode(compiled_decoder)),

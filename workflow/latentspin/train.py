@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from .outputs import atomic, derive_seed, write_csv
-from .vae import VAE, VAEConfig, kl_divergence, reconstruction_loss, save_model
+from .vae import VAE, VAEConfig, kl_divergence, reconstruction_loss, reparameterize, save_model
 
 
 PRECISIONS = ("float32", "bfloat16")
@@ -35,6 +35,7 @@ class TrainConfig:
     adam_betas: tuple[float, float] = (0.9, 0.999)
     seed: int = 0
     precision: str = "float32"  # or "bfloat16": autocast of the forward pass (weights stay float32)
+    compile: bool = False  # encoder and decoder through torch.compile (README, Benchmarks)
 
     def __post_init__(self):
         if not self.beta > 0:
@@ -53,7 +54,8 @@ def train_config(config: Mapping, beta: float) -> TrainConfig:
     # one seed per (master seed, beta): models of different beta start from different weights
     seed = derive_seed(config["seed"], "vae", repr(float(beta)))
     return TrainConfig(beta=beta, epochs=v["epochs"], batch_size=v["batch_size"], lr=v["lr"],
-                       adam_betas=tuple(v["adam_betas"]), seed=seed, precision=v["precision"])
+                       adam_betas=tuple(v["adam_betas"]), seed=seed, precision=v["precision"],
+                       compile=v["compile"])
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -62,6 +64,23 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device 'cuda' requested but torch sees no CUDA device")
     return torch.device(name)
+
+
+def training_forward(model: VAE, compile: bool = False, backend: str = "inductor") -> Callable:
+    """The forward pass of a training step, (x, generator) -> (x', μ, log σ²): the model itself,
+    or with `compile` its encoder and decoder each through torch.compile (one graph per batch
+    shape: the last, shorter batch of an epoch compiles once more), the sampling of z between them
+    left eager, where its random generator lives. Same function, float rounding apart (tested)."""
+    if not compile:
+        return model
+    encoder = torch.compile(model.encoder, dynamic=False, backend=backend)
+    decoder = torch.compile(model.decoder, dynamic=False, backend=backend)
+
+    def forward(x: torch.Tensor, generator: torch.Generator | None = None):
+        mu, logvar = encoder(x)
+        return decoder(reparameterize(mu, logvar, generator)), mu, logvar
+
+    return forward
 
 
 def _atomic_save(obj, path: Path):
@@ -109,6 +128,7 @@ def fit(model: VAE, train_x: torch.Tensor, valid_x: torch.Tensor, tcfg: TrainCon
         else:
             tqdm.write(f"ignoring {checkpoint}: it belongs to a different run", file=sys.stderr)
     n = len(train_x)
+    forward = training_forward(model, tcfg.compile)
     bar = tqdm(total=tcfg.epochs, initial=start, desc=f"train β={tcfg.beta:g}", unit="epoch", disable=not progress)
     for epoch in range(start, tcfg.epochs):
         t0 = time.perf_counter()
@@ -120,7 +140,7 @@ def fit(model: VAE, train_x: torch.Tensor, valid_x: torch.Tensor, tcfg: TrainCon
         for s in _batches(n, tcfg.batch_size):
             x = train_x[perm[s]]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=tcfg.precision == "bfloat16"):
-                x_out, mu, logvar = model(x, generator)
+                x_out, mu, logvar = forward(x, generator)
             # the losses in float32 whatever the forward pass's precision
             rc, kl = reconstruction_loss(x, x_out.float()), kl_divergence(mu.float(), logvar.float())
             loss = rc + tcfg.beta * kl

@@ -150,8 +150,13 @@ class VAE(nn.Module):
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """Reconstruction through one reparameterized sample z = μ + σ ε; returns (x', μ, log σ²)."""
         mu, logvar = self.encoder(x)
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-        return self.decoder(mu + torch.exp(0.5 * logvar) * eps), mu, logvar
+        return self.decoder(reparameterize(mu, logvar, generator)), mu, logvar
+
+
+def reparameterize(mu: Tensor, logvar: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """One sample z = μ + σ ε, ε ~ N(0, I) from `generator`, differentiable in μ and log σ²."""
+    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    return mu + torch.exp(0.5 * logvar) * eps
 
 
 def _in_batches(fn, z: Tensor, batch_size: int) -> Tensor:
