@@ -18,14 +18,22 @@
 #                                      tarball of timings, logs, tables, figures (and paths.png and fig5.png
 #                                      of the searches that finished, where the DAG did not draw them; the
 #                                      checkpoints of unfinished searches), the explored model in 15 MiB
-#                                      parts; run it again to go on where it stopped (searches resume from
-#                                      their checkpoints)
+#                                      parts and the stochastic Mz search's checkpoint if it did not finish;
+#                                      run it again to go on where it stopped (searches resume from their
+#                                      checkpoints, saved every minute here)
+#   dev/gpu_session.sh search SECONDS MODEL [CHECKPOINT]
+#                                      on a fresh machine, without the data: the stochastic Mz search of
+#                                      MODEL (e.g. the parts brought back, concatenated, and carried),
+#                                      resumed from CHECKPOINT where given, for at most SECONDS; brings
+#                                      back its summary and trajectory, or its new checkpoint
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-results/gpu-session}
 PRESET=${PRESET:-presets/gpu.yaml}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
+# searches save their state every minute (default 5), so that a stopped call loses little of one
+export LATENTSPIN_CHECKPOINT_SECONDS=${LATENTSPIN_CHECKPOINT_SECONDS:-60}
 
 PY=$(command -v python3)
 if [ ! -d /tmp/site ] && compgen -G ".whl/*.whl" >/dev/null; then
@@ -44,8 +52,36 @@ python -c "import sys, torch, numba, numpy, xarray, snakemake, zarr; print('pyth
 'torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'numba', numba.__version__, 'numpy', numpy.__version__, \
 'xarray', xarray.__version__, 'snakemake', snakemake.__version__, 'zarr', zarr.__version__)" | tee -a "$OUT/gpu.txt"
 
+# the stochastic Mz search's checkpoint, where it has not finished (a file of its own: the tarball
+# must stay under the 16 MiB a file from $OUT may have)
+bring_back_checkpoint() {
+    local ck=results/explore/stochastic/Mz/checkpoint.pt
+    if [ -f "$ck" ] && [ "$(stat -c %s "$ck")" -le $((15 * 1024 * 1024)) ]; then
+        cp "$ck" "$OUT/stochastic_Mz_checkpoint.pt"
+    fi
+}
+
 mode=${1:-}
 case "$mode" in
+search)
+    seconds=${2:?search needs the seconds it may run}
+    model=${3:?search needs a model.pt}
+    dir=results/explore/stochastic/Mz
+    mkdir -p "$dir" results/logs/explore
+    if [ -n "${4:-}" ]; then cp "$4" "$dir/checkpoint.pt"; fi
+    set +e
+    timeout -s INT -k 30 $((seconds - 30)) python -m latentspin explore --config config.yaml --config "$PRESET" \
+        --algorithm stochastic --objective Mz --model "$model" --out-dir "$dir" --device auto \
+        --threads "$(nproc)" 2>&1 | tr '\r' '\n' | grep -v '^$' > "$OUT/search.log"
+    set -e
+    tail -n 5 "$OUT/search.log"
+    if [ -f "$dir/summary.json" ]; then
+        cp "$dir/summary.json" "$OUT/stochastic_Mz_summary.json"
+        tar -czf "$OUT/stochastic_Mz_trajectory.tar.gz" -C "$dir" trajectory.zarr
+    fi
+    bring_back_checkpoint
+    ls -la "$OUT"
+    ;;
 tests)
     python -m pytest -q -p no:cacheprovider --durations=10 tests/test_cuda.py tests/test_physics.py \
         -k "cuda or test_cuda" 2>&1 | tee "$OUT/tests.log" || true
@@ -92,8 +128,9 @@ paper | session)
     fi
     tar -czf "$OUT/paper-results.tar.gz" --ignore-failed-read --exclude="*.pdf" results/benchmarks results/logs \
         results/data/*_summary.json results/vae/diagnostics.csv results/vae/beta*/history.csv \
-        results/explore/metrics.csv results/explore/*/*/summary.json results/explore/*/*/checkpoint.pt \
-        results/claims.csv results/figures results/gpu-figures 2>/dev/null || true
+        results/explore/metrics.csv results/explore/*/*/summary.json results/claims.csv results/figures \
+        results/gpu-figures 2>/dev/null || true
+    bring_back_checkpoint
     # the explored model, for the decoder's analysis on a CPU (`cat model.pt.part-* > model.pt`), in
     # parts that fit what comes back from $OUT (16 MiB a file; the paper's model is about 34 MiB)
     beta=$(python -c "import yaml; print(repr(float(yaml.safe_load(open('config.yaml'))['vae']['beta'])))")
@@ -103,7 +140,8 @@ paper | session)
     ls -la "$OUT"
     ;;
 *)
-    echo "usage: dev/gpu_session.sh session SECONDS | tests | bench | paper SECONDS [TARGET...]" >&2
+    echo "usage: dev/gpu_session.sh session SECONDS | tests | bench | paper SECONDS [TARGET...] |" \
+        "search SECONDS MODEL [CHECKPOINT]" >&2
     exit 2
     ;;
 esac

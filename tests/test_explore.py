@@ -355,7 +355,11 @@ def test_a_search_stopped_after_a_checkpoint_resumes_from_it(root, trained_smoke
     assert f"ignoring {path}: it cannot be read" in capsys.readouterr().err
 
 
-def test_the_explore_command_removes_its_checkpoint_once_the_outputs_are_written(root, trained_smoke_model, tmp_path):
+def test_the_explore_command_checkpoints_as_told_and_removes_the_checkpoint(root, trained_smoke_model, tmp_path,
+                                                                            monkeypatch, capsys):
+    """The interval comes from --checkpoint-seconds or LATENTSPIN_CHECKPOINT_SECONDS (here 0: after
+    every generation); a bad value stops the command before the search, naming where it came from;
+    the checkpoint is gone once the outputs are written."""
     import json
 
     from latentspin import cli
@@ -366,8 +370,21 @@ def test_the_explore_command_removes_its_checkpoint_once_the_outputs_are_written
     config = cfg.section_json(smoke_config(root), cfg.explore_sections("genetic"))
     out = tmp_path / "genetic" / "W"
     argv = ["explore", "--config", config, "--algorithm", "genetic", "--objective", "W", "--model", str(model_path),
-            "--out-dir", str(out), "--device", "cpu", "--threads", "1", "--checkpoint-seconds", "0"]
+            "--out-dir", str(out), "--device", "cpu", "--threads", "1"]
+    save, saved = exploration._save_checkpoint, []
+    monkeypatch.setattr(exploration, "_save_checkpoint", lambda payload, path: (saved.append(path), save(payload, path)))
+
+    monkeypatch.setenv(cli.CHECKPOINT_SECONDS_VARIABLE, "soon")
+    assert cli.main(argv) == 2
+    assert "LATENTSPIN_CHECKPOINT_SECONDS must be a number of seconds >= 0, got 'soon'" in capsys.readouterr().err
+    assert cli.main(argv + ["--checkpoint-seconds", "-5"]) == 2
+    assert "--checkpoint-seconds must be a number of seconds >= 0, got '-5'" in capsys.readouterr().err
+    assert not out.exists() and saved == []
+
+    monkeypatch.setenv(cli.CHECKPOINT_SECONDS_VARIABLE, "0")
     assert cli.main(argv) == 0
+    generations = smoke_config(root)["explore"]["genetic"]["generations"]
+    assert saved == [out / "checkpoint.pt"] * (generations - 1)
     assert (out / "trajectory.zarr").is_dir() and not (out / "checkpoint.pt").exists()
     assert json.loads((out / "summary.json").read_text())["decodes"] > 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -144,6 +145,26 @@ def cmd_plot_vae(args):
 # --- exploration -----------------------------------------------------------------------------
 
 
+CHECKPOINT_SECONDS_VARIABLE = "LATENTSPIN_CHECKPOINT_SECONDS"
+
+
+def _checkpoint_seconds(args) -> dict:
+    """--checkpoint-seconds, else the environment variable (which a Snakemake profile or a
+    time-limited session can set without changing the rule's parameters), else the default."""
+    value, source = args.checkpoint_seconds, "--checkpoint-seconds"
+    if value is None and os.environ.get(CHECKPOINT_SECONDS_VARIABLE, "").strip():
+        value, source = os.environ[CHECKPOINT_SECONDS_VARIABLE], CHECKPOINT_SECONDS_VARIABLE
+    if value is None:
+        return {}
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds >= 0:
+        raise cfg.ConfigError(f"{source} must be a number of seconds >= 0, got {value!r}")
+    return {"checkpoint_seconds": seconds}
+
+
 def cmd_explore(args):
     from .data import write_zarr
     from .exploration import run_pair
@@ -152,14 +173,14 @@ def cmd_explore(args):
     from .vae import load_model
 
     config = cfg.load(args.config, cfg.explore_sections(args.algorithm))
+    checkpoint_seconds = _checkpoint_seconds(args)
     _set_torch_threads(args.threads)
     device = resolve_device(args.device)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / "checkpoint.pt"  # not an output: it outlives a stopped job, for the rerun
     ds, summary = run_pair(config, args.algorithm, args.objective, load_model(args.model), device=device,
-                           threads=args.threads, checkpoint=checkpoint,
-                           **({} if args.checkpoint_seconds is None else {"checkpoint_seconds": args.checkpoint_seconds}))
+                           threads=args.threads, checkpoint=checkpoint, **checkpoint_seconds)
     write_zarr(ds, out / "trajectory.zarr")
     write_json(summary, out / "summary.json")
     checkpoint.unlink(missing_ok=True)  # done: a forced rerun searches afresh
@@ -411,9 +432,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--objective", required=True, choices=cfg.OBJECTIVES)
     q.add_argument("--model", required=True, help="a model.pt of train-vae")
     q.add_argument("--out-dir", required=True, help="writes trajectory.zarr and summary.json")
-    q.add_argument("--checkpoint-seconds", type=float, default=None, metavar="S",
-                   help="save the search's state in OUT_DIR/checkpoint.pt every S seconds (default 300), and "
-                        "resume from it on a rerun; removed when the outputs are written")
+    q.add_argument("--checkpoint-seconds", default=None, metavar="S",
+                   help="save the search's state in OUT_DIR/checkpoint.pt every S seconds (default: "
+                        f"${CHECKPOINT_SECONDS_VARIABLE}, else 300), and resume from it on a rerun; removed "
+                        "when the outputs are written")
     device_and_threads(q)
 
     q = command("explore-metrics", cmd_explore_metrics, "collect the summaries of explored pairs into one table")
