@@ -355,6 +355,40 @@ def test_a_search_stopped_after_a_checkpoint_resumes_from_it(root, trained_smoke
     assert f"ignoring {path}: it cannot be read" in capsys.readouterr().err
 
 
+def test_a_search_sent_sigterm_saves_its_iteration_and_stops(root, trained_smoke_model, tmp_path, monkeypatch):
+    """SIGTERM (a time limit, scancel) during iteration 50: that iteration finishes, its state is
+    saved (none was due: the interval is an hour) and the search stops; the rerun ends where an
+    uninterrupted run does, and the signal handlers are the caller's again."""
+    import os
+    import signal
+
+    config = smoke_config(root, stochastic={"max_iterations": 200, "gamma_every": 50, "level_samples": 2})
+    cpu = torch.device("cpu")
+    whole, _ = exploration.run_pair(config, "stochastic", "Mz", trained_smoke_model, device=cpu, progress=False)
+    path = tmp_path / "checkpoint.pt"
+    calls, kl = [], explore.kl_divergence
+
+    def kl_then_sigterm(*args):  # the stochastic search's KL term: once per iteration
+        calls.append(1)
+        if len(calls) == 50:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return kl(*args)
+
+    monkeypatch.setattr(explore, "kl_divergence", kl_then_sigterm)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(explore.SearchStopped) as stopped:
+        exploration.run_pair(config, "stochastic", "Mz", trained_smoke_model, device=cpu, progress=False,
+                             checkpoint=path, checkpoint_seconds=3600)
+    monkeypatch.undo()
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert stopped.value.iteration == 50 == len(calls)
+    assert torch.load(path, weights_only=True)["state"]["iteration"] == 50
+    resumed, _ = exploration.run_pair(config, "stochastic", "Mz", trained_smoke_model, device=cpu, progress=False,
+                                      checkpoint=path)
+    for var in whole.data_vars:
+        np.testing.assert_array_equal(whole[var].values, resumed[var].values, err_msg=var)
+
+
 def test_the_explore_command_checkpoints_as_told_and_removes_the_checkpoint(root, trained_smoke_model, tmp_path,
                                                                             monkeypatch, capsys):
     """The interval comes from --checkpoint-seconds or LATENTSPIN_CHECKPOINT_SECONDS (here 0: after

@@ -167,6 +167,7 @@ def _checkpoint_seconds(args) -> dict:
 
 def cmd_explore(args):
     from .data import write_zarr
+    from .explore import SearchStopped
     from .exploration import run_pair
     from .outputs import write_json
     from .train import resolve_device
@@ -179,8 +180,11 @@ def cmd_explore(args):
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / "checkpoint.pt"  # not an output: it outlives a stopped job, for the rerun
-    ds, summary = run_pair(config, args.algorithm, args.objective, load_model(args.model), device=device,
-                           threads=args.threads, checkpoint=checkpoint, **checkpoint_seconds)
+    try:
+        ds, summary = run_pair(config, args.algorithm, args.objective, load_model(args.model), device=device,
+                               threads=args.threads, checkpoint=checkpoint, **checkpoint_seconds)
+    except SearchStopped as e:  # no outputs: the job failed, and its rerun resumes from the checkpoint
+        raise SystemExit(f"latentspin: search {e} in {checkpoint}; rerun to resume it") from None
     write_zarr(ds, out / "trajectory.zarr")
     write_json(summary, out / "summary.json")
     checkpoint.unlink(missing_ok=True)  # done: a forced rerun searches afresh

@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
 import sys
+import threading
 import time
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -253,6 +256,34 @@ def _load_checkpoint(path: Path | None, fingerprint: dict, device: torch.device)
     return state, float(saved["seconds"])
 
 
+# Signals after which a search with a checkpoint file saves at the end of its current iteration
+# and stops (SLURM's time limit and scancel send SIGTERM, Ctrl-C and `timeout -s INT` SIGINT); a
+# second one acts as it would have without this.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@contextmanager
+def _stop_on_signals(checkpoint: explore.Checkpoint | None):
+    if checkpoint is None or threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+
+    def handler(signum, frame):
+        tqdm.write(f"{signal.Signals(signum).name}: stopping after this iteration, its state saved", file=sys.stderr)
+        checkpoint.request_stop()
+        for sig, action in previous.items():  # a second signal is not held back
+            signal.signal(sig, action)
+
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, action in previous.items():
+            signal.signal(sig, action)
+
+
 def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *, device: torch.device,
              threads: int | None = None, progress: bool = True, checkpoint: str | Path | None = None,
              checkpoint_seconds: float = CHECKPOINT_SECONDS) -> tuple[xr.Dataset, dict]:
@@ -283,7 +314,8 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
                    generator=torch.Generator(device=device).manual_seed(seed), device=device, progress=progress,
                    ham=ham, nodal_threshold=ex["nodal_threshold"],
                    checkpoint=explore.Checkpoint(save if checkpoint else None, checkpoint_seconds, resume))
-    out, initial_codes, final_codes, data_vars, coords = RUNNERS[algorithm](ctx)
+    with _stop_on_signals(ctx.checkpoint if checkpoint else None):
+        out, initial_codes, final_codes, data_vars, coords = RUNNERS[algorithm](ctx)
     seconds = seconds_before + time.perf_counter() - start  # the search's, over every run that made it
 
     x_initial, amplitude_initial = _decode(model.decoder, initial_codes, device)
