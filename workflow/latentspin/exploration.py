@@ -258,7 +258,8 @@ def _load_checkpoint(path: Path | None, fingerprint: dict, device: torch.device)
 
 # Signals after which a search with a checkpoint file saves at the end of its current iteration
 # and stops (SLURM's time limit and scancel send SIGTERM, Ctrl-C and `timeout -s INT` SIGINT); a
-# second one acts as it would have without this.
+# second one acts as it would have without this. One that arrives after the search's last
+# iteration, while its probes and level samples are decoded (seconds), lets the job finish.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
@@ -267,7 +268,8 @@ def _stop_on_signals(checkpoint: explore.Checkpoint | None):
     if checkpoint is None or threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set from the main thread
         return
-    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    # None: a handler not set from Python, which cannot be set back; the default stands in for it
+    previous = {sig: signal.getsignal(sig) or signal.SIG_DFL for sig in STOP_SIGNALS}
 
     def handler(signum, frame):
         tqdm.write(f"{signal.Signals(signum).name}: stopping after this iteration, its state saved", file=sys.stderr)
