@@ -29,9 +29,10 @@ if MISSING:
     pytest.skip(f"the SLURM test needs the Debian packages {' '.join(MISSING)} "
                 f"(apt-get install {' '.join(MISSING)}; .ci/run does this)", allow_module_level=True)
 
-# Status checks from the first second: the plugin's default (40 s) suits a busy production
-# cluster, not a test. The profile is otherwise used as it is.
-FAST = ("--slurm-init-seconds-before-status-checks", "1")
+# Status checks from the first second and every 2 s: the defaults (40 s, then every 10 s) suit a
+# busy production cluster, not a test whose DAG waits for each level's jobs. The profile is
+# otherwise used as it is.
+FAST = ("--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "2")
 PAPER_PAIRS = [("single_code", "energy"), ("genetic", "W"), ("genetic", "Mz"), ("genetic", "C"), ("genetic", "energy"),
                ("stochastic", "Mz"), ("stochastic", "energy"), ("stochastic", "C_BC")]
 
