@@ -16,9 +16,9 @@
 #                                      the paper DAG on this GPU ($PRESET, default presets/gpu.yaml) for at
 #                                      most SECONDS, the TARGETs (and what they need) alone first, then a
 #                                      tarball of timings, logs, tables, figures (and paths.png and fig5.png
-#                                      of the searches that finished, where the DAG did not draw them; the
-#                                      checkpoints of unfinished searches), the explored model in 15 MiB
-#                                      parts and the stochastic Mz search's checkpoint if it did not finish;
+#                                      of the searches that finished, where the DAG did not draw them), the
+#                                      explored model in 15 MiB parts and the stochastic Mz search's
+#                                      checkpoint if it did not finish;
 #                                      run it again to go on where it stopped (searches resume from their
 #                                      checkpoints, saved every minute here)
 #   dev/gpu_session.sh search SECONDS MODEL [CHECKPOINT]

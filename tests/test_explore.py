@@ -324,7 +324,7 @@ def test_a_search_stopped_after_a_checkpoint_resumes_from_it(root, trained_smoke
     model = trained_smoke_model
     whole, whole_summary = exploration.run_pair(config, "stochastic", "Mz", model, device=cpu, progress=False)
     path = tmp_path / "checkpoint.pt"
-    save, saved_at = exploration._save_checkpoint, []
+    save, saved_at = exploration.save_torch, []
 
     def save_then_stop(payload, p):
         save(payload, p)
@@ -332,7 +332,7 @@ def test_a_search_stopped_after_a_checkpoint_resumes_from_it(root, trained_smoke
         if len(saved_at) == 3:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(exploration, "_save_checkpoint", save_then_stop)
+    monkeypatch.setattr(exploration, "save_torch", save_then_stop)
     with pytest.raises(KeyboardInterrupt):
         exploration.run_pair(config, "stochastic", "Mz", model, device=cpu, progress=False, checkpoint=path,
                              checkpoint_seconds=0)
@@ -405,8 +405,8 @@ def test_the_explore_command_checkpoints_as_told_and_removes_the_checkpoint(root
     out = tmp_path / "genetic" / "W"
     argv = ["explore", "--config", config, "--algorithm", "genetic", "--objective", "W", "--model", str(model_path),
             "--out-dir", str(out), "--device", "cpu", "--threads", "1"]
-    save, saved = exploration._save_checkpoint, []
-    monkeypatch.setattr(exploration, "_save_checkpoint", lambda payload, path: (saved.append(path), save(payload, path)))
+    save, saved = exploration.save_torch, []
+    monkeypatch.setattr(exploration, "save_torch", lambda payload, path: (saved.append(path), save(payload, path)))
 
     monkeypatch.setenv(cli.CHECKPOINT_SECONDS_VARIABLE, "soon")
     assert cli.main(argv) == 2

@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from . import explore, objectives, physics
 from .config import ALGORITHMS, explore_sections, subset
-from .outputs import atomic, derive_seed
+from .outputs import derive_seed, save_torch
 from .physics import Hamiltonian
 from .vae import VAE, decode_fields_in_batches, decoder_amplitude, output_amplitude
 
@@ -232,15 +232,10 @@ def search_fingerprint(config: Mapping, algorithm: str, objective_name: str, mod
             "device": torch.device(device).type}
 
 
-def _save_checkpoint(payload: dict, path: Path):
-    with atomic(path) as tmp:
-        torch.save(payload, tmp)
-
-
-def _load_checkpoint(path: Path | None, fingerprint: dict, device: torch.device) -> tuple[dict | None, float]:
+def _load_checkpoint(path: Path, fingerprint: dict, device: torch.device) -> tuple[dict | None, float]:
     """The explorer state and the seconds already spent of the search `fingerprint` saved at path,
     or (None, 0) where there is none or it belongs to another search."""
-    if path is None or not path.exists():
+    if not path.exists():
         return None, 0.0
     try:
         saved = torch.load(path, map_location=device, weights_only=True)
@@ -302,14 +297,16 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
     for p in model.parameters():
         p.requires_grad_(False)  # gradients flow to the codes only
     seed = derive_seed(config["seed"], "explore", algorithm, objective_name)
-    fingerprint = search_fingerprint(config, algorithm, objective_name, model, device)
-    checkpoint = None if checkpoint is None else Path(checkpoint)
-    resume, seconds_before = _load_checkpoint(checkpoint, fingerprint, device)
+    resume, seconds_before, fingerprint = None, 0.0, None
+    if checkpoint is not None:  # the model's digest is computed only where a checkpoint needs it
+        checkpoint = Path(checkpoint)
+        fingerprint = search_fingerprint(config, algorithm, objective_name, model, device)
+        resume, seconds_before = _load_checkpoint(checkpoint, fingerprint, device)
     start = time.perf_counter()
 
     def save(state: dict):
-        _save_checkpoint({"fingerprint": fingerprint, "state": state,
-                          "seconds": seconds_before + time.perf_counter() - start}, checkpoint)
+        save_torch({"fingerprint": fingerprint, "state": state,
+                    "seconds": seconds_before + time.perf_counter() - start}, checkpoint)
 
     ctx = _Context(decoder=model.decoder, objective=obj, latent_dim=model.cfg.latent_dim, settings=ex[algorithm],
                    adam_betas=tuple(config["vae"]["training"]["adam_betas"]),

@@ -47,6 +47,14 @@ def atomic(path: str | Path) -> Iterator[Path]:
     os.replace(tmp, path)
 
 
+def save_torch(obj, path: str | Path):
+    """torch.save, whole or not at all: checkpoints that a rerun resumes from."""
+    import torch
+
+    with atomic(path) as tmp:
+        torch.save(obj, tmp)
+
+
 def write_json(obj, path: str | Path):
     with atomic(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=1) + "\n")

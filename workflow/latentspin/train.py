@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from .outputs import atomic, derive_seed, write_csv
+from .outputs import atomic, derive_seed, save_torch, write_csv
 from .vae import VAE, VAEConfig, kl_divergence, reconstruction_loss, reparameterize, save_model
 
 
@@ -81,11 +81,6 @@ def training_forward(model: VAE, compile: bool = False, backend: str = "inductor
         return decoder(reparameterize(mu, logvar, generator)), mu, logvar
 
     return forward
-
-
-def _atomic_save(obj, path: Path):
-    with atomic(path) as tmp:
-        torch.save(obj, tmp)
 
 
 def _batches(n: int, size: int):
@@ -154,7 +149,7 @@ def fit(model: VAE, train_x: torch.Tensor, valid_x: torch.Tensor, tcfg: TrainCon
                "train_loss": (rc_sum + tcfg.beta * kl_sum) / n, "valid_rc": valid["rc"], "valid_kl": valid["kl"],
                "seconds": time.perf_counter() - t0}
         history.append(row)
-        _atomic_save({"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        save_torch({"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                       "generator": generator.get_state(), "history": history, "epoch": epoch + 1}, checkpoint)
         bar.update(1)
         bar.set_postfix(rc=f"{row['valid_rc']:.4f}", kl=f"{row['valid_kl']:.1f}")
