@@ -33,6 +33,25 @@ include: "rules/explore.smk"
 include: "rules/figures.smk"
 
 
+# Jobs of seconds (figures, tables) run where Snakemake runs, not through a cluster's queue,
+# where each would wait for a slot and start a Python of its own for a few seconds of work
+# (profiles/slurm). Locally this changes nothing.
+localrules:
+    all,
+    data_figure,
+    vae_figures,
+    explore_metrics,
+    claims,
+    figure_1,
+    figure_3,
+    figure_4,
+    figure_5,
+    figure_convergence,
+    figure_paths,
+    figure_levels,
+    figure_relaxation,
+
+
 # every figure: the data, the VAE diagnostics, the paper's and those beyond it
 ALL_FIGURES = [
     "data_samples",

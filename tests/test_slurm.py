@@ -33,6 +33,8 @@ if MISSING:
 # busy production cluster, not a test whose DAG waits for each level's jobs. The profile is
 # otherwise used as it is.
 FAST = ("--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "2")
+LOCAL_RULES = {"all", "data_figure", "vae_figures", "explore_metrics", "claims", "figure_1", "figure_3", "figure_4",
+               "figure_5", "figure_convergence", "figure_paths", "figure_levels", "figure_relaxation"}
 PAPER_PAIRS = [("single_code", "energy"), ("genetic", "W"), ("genetic", "Mz"), ("genetic", "C"), ("genetic", "energy"),
                ("stochastic", "Mz"), ("stochastic", "energy"), ("stochastic", "C_BC")]
 
@@ -113,14 +115,18 @@ def test_smoke_dag_through_the_slurm_profile_matches_a_local_run(smoke, cluster,
 
     ids = submitted_ids(log)
     steps = int(re.search(r"(\d+) of \1 steps \(100%\) done", log).group(1))
-    assert len(ids) == steps - 1  # every job but the target rule `all` went through sbatch
+    local_jobs = re.findall(r"^localrule (\w+):", log, re.MULTILINE)
+    # the jobs of seconds (figures, tables; the Snakefile's localrules) ran beside Snakemake,
+    # every other job went through sbatch
+    assert set(local_jobs) == LOCAL_RULES and len(local_jobs) == len(LOCAL_RULES)
+    assert len(ids) == steps - len(local_jobs) == 20
     assert set(sacct_states(cluster, ids).values()) == {"COMPLETED"}
     controller = cluster.controller_log.read_text()
     assert all(f"JobId={i} " in controller for i in ids)
     assert_same_outputs(local, tmp_path)
     with capsys.disabled():
         print(f"\nSLURM: cluster up in {cluster.setup_seconds:.1f} s; smoke DAG {seconds:.0f} s, "
-              f"{len(ids)} SLURM jobs, all COMPLETED in sacct; outputs equal the local run's")
+              f"{len(ids)} SLURM jobs and {len(local_jobs)} local ones, all COMPLETED in sacct; outputs equal the local run's")
 
 
 def _start_a_long_job(root, cluster, workdir, *extra):
