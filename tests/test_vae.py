@@ -275,6 +275,44 @@ def test_diagnostics_are_consistent():
                                 nodal_threshold=-1.5, seed=1)["active_units"] == 0
 
 
+def test_origin_state_and_output_amplitude():
+    """The state decoded at z = 0 and the decoder's output amplitude: analytic for a decoder
+    whose last convolution emits only its bias (a uniform state, the same for every code), and
+    odd under the mirror S -> -S that the Hamiltonian cannot tell apart."""
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(L=32, **SMALL))
+    x = make_data(4, 32, 2)
+    kw = dict(beta=0.01, prior_samples=5, active_threshold=0.01, nodal_threshold=-1.5, seed=1)
+    d = diagnostics.diagnose(model, x, Hamiltonian(), **kw)
+    with torch.no_grad():
+        field = model.decoder.field(torch.zeros(1, 8))
+        at_origin = physics.measure(model.decoder(torch.zeros(1, 8)), Hamiltonian(), nodal_threshold=-1.5)
+        prior_amplitude = decoder_amplitude(model.decoder, torch.randn(5, 8, generator=torch.Generator().manual_seed(1)))
+    for k in ("energy", "W", "Mz", "max_local_energy", "nodal_points"):
+        assert d[f"origin_{k}"] == pytest.approx(float(at_origin[k][0]), abs=1e-12), k
+    assert d["origin_amplitude"] == pytest.approx(float(field.norm(dim=1).mean()), rel=1e-6)
+    assert d["xvae_amplitude_mean"] == pytest.approx(float(prior_amplitude.mean()), rel=1e-6)
+    # the mirror: last convolution negated; every decoded state is -1 times the original
+    last = model.decoder.features[-1]
+    with torch.no_grad():
+        last.weight.neg_()
+        last.bias.neg_()
+    m = diagnostics.diagnose(model, x, Hamiltonian(), **kw)
+    assert m["origin_Mz"] == pytest.approx(-d["origin_Mz"], abs=1e-12)
+    assert m["origin_W"] == pytest.approx(-d["origin_W"], abs=1e-9)
+    for k in ("origin_energy", "origin_max_local_energy", "origin_nodal_points", "origin_amplitude",
+              "xvae_amplitude_mean", "xvae_energy_mean"):
+        assert m[k] == pytest.approx(d[k], rel=1e-9, abs=1e-12), k
+    # only the bias (0, 0, 0.3): a uniform +z state, ε = -2J (two bonds per site, no DMI energy)
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.copy_(torch.tensor([0.0, 0.0, 0.3]))
+    u = diagnostics.diagnose(model, x, Hamiltonian(J=1.0, D=0.3), **kw)
+    assert (u["origin_Mz"], u["origin_W"], u["origin_nodal_points"]) == (pytest.approx(1.0), pytest.approx(0.0), 0)
+    assert u["origin_energy"] == pytest.approx(-2.0) and u["origin_max_local_energy"] == pytest.approx(-2.0)
+    assert u["origin_amplitude"] == pytest.approx(0.3) and u["xvae_amplitude_mean"] == pytest.approx(0.3)
+
+
 def test_diversity():
     x = make_data(8, 32, 3).double()
     assert diagnostics.diversity(x[:1].repeat(5, 1, 1, 1)) == pytest.approx(0.0, abs=1e-6)  # float32 spins

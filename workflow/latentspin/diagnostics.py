@@ -21,17 +21,33 @@ import torch
 
 from . import physics
 from .physics import Hamiltonian
-from .vae import VAE, decode_in_batches, kl_per_dim, reconstruction_loss
+from .vae import VAE, decode_fields_in_batches, decode_in_batches, kl_per_dim, output_amplitude, reconstruction_loss
 
 
 @torch.no_grad()
-def decode_prior(model: VAE, n: int, seed: int, batch_size: int = 100) -> torch.Tensor:
-    """X_VAE: n decoded samples of z ~ N(0, I), the network in evaluation mode."""
+def decode_prior(model: VAE, n: int, seed: int, batch_size: int = 100, amplitude: bool = False):
+    """X_VAE: n decoded samples of z ~ N(0, I), the network in evaluation mode; with `amplitude`,
+    also the decoder's output amplitude of each, as (X_VAE, amplitudes)."""
     model.eval()
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(seed)
     z = torch.randn(n, model.cfg.latent_dim, generator=g, device=device)
-    return decode_in_batches(model.decoder, z, batch_size)
+    if not amplitude:
+        return decode_in_batches(model.decoder, z, batch_size)
+    field = decode_fields_in_batches(model.decoder, z, batch_size)
+    return physics.unit_vectors(field, dim=1), output_amplitude(field)
+
+
+@torch.no_grad()
+def origin_state(model: VAE, ham: Hamiltonian, nodal_threshold: float) -> dict[str, float]:
+    """The state decoded at z = 0 (module docstring): its ε, W, Mz, peak local ε, nodal points
+    and the decoder's output amplitude there."""
+    model.eval()
+    device = next(model.parameters()).device
+    field = model.decoder.field(torch.zeros(1, model.cfg.latent_dim, device=device))
+    m = physics.measure(physics.unit_vectors(field, dim=1), ham, nodal_threshold)
+    out = {f"origin_{k}": float(v[0]) for k, v in m.items()}
+    return out | {"origin_amplitude": float(output_amplitude(field)[0])}
 
 
 def spin_physics(spins: torch.Tensor, ham: Hamiltonian, nodal_threshold: float | None = None) -> dict[str, np.ndarray]:
@@ -75,7 +91,7 @@ def diagnose(model: VAE, valid_x: torch.Tensor, ham: Hamiltonian, *, beta: float
     kl_dim = kl_per_dim(mu, logvar).mean(dim=0).cpu().numpy()
     mu_var = mu.var(dim=0).cpu().numpy()
     data = data_reference(valid_x, ham, nodal_threshold) if data is None else data
-    x_vae = decode_prior(model, prior_samples, seed, batch_size)
+    x_vae, amplitude = decode_prior(model, prior_samples, seed, batch_size, amplitude=True)
     xvae = spin_physics(x_vae, ham, nodal_threshold)
     physics_of = {"data": data, "recon": rec, "xvae": xvae}  # X_IN, its reconstructions, X_VAE
     return {
@@ -97,6 +113,8 @@ def diagnose(model: VAE, valid_x: torch.Tensor, ham: Hamiltonian, *, beta: float
         "nodal_threshold": nodal_threshold,
         "data_diversity": data["diversity"],
         "xvae_diversity": diversity(x_vae),
+        "xvae_amplitude_mean": float(amplitude.mean()),
+        **origin_state(model, ham, nodal_threshold),
         "prior_samples": prior_samples,
         "arrays": {
             "kl_per_dim": kl_dim.tolist(),
@@ -206,24 +224,32 @@ def reconstruction_figure(model: VAE, x: torch.Tensor, title: str):
 
 
 def prior_samples_figure(model: VAE, ham: Hamiltonian, n: int, seed: int, data_peak: float):
-    """X_VAE (top) and its local energy density map (bottom, paper Fig. 1c); nodal points show
-    as peaks far above the data's peak local energy density (dashed contour)."""
+    """X_VAE (top) and its local energy density map (bottom, paper Fig. 1c), and in the last
+    column the state decoded at z = 0 (:func:`origin_state`); each titled with the decoder's output
+    amplitude. Nodal points show as peaks far above the data's peak local energy density (dashed
+    contour)."""
     import matplotlib.pyplot as plt
 
     from .plotting import show_spins
 
-    x = decode_prior(model, n, seed)
+    x, amplitude = decode_prior(model, n, seed, amplitude=True)
+    with torch.no_grad():
+        origin = model.decoder.field(torch.zeros(1, model.cfg.latent_dim, device=x.device))
+    x = torch.cat([x, physics.unit_vectors(origin, dim=1)])
+    amplitude = torch.cat([amplitude, output_amplitude(origin)]).tolist()
     local = physics.local_energy_density(x.double(), ham).cpu().numpy()
     x = x.cpu().numpy()
-    fig, axes = plt.subplots(2, n, figsize=(2.2 * n + 1.2, 4.8), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(2, n + 1, figsize=(2.2 * (n + 1) + 1.2, 4.8), squeeze=False, layout="constrained")
     vmin, vmax = local.min(), local.max()
-    for k in range(n):
-        show_spins(axes[0, k], x[k], f"X_VAE #{k}")
+    for k in range(n + 1):
+        name = f"X_VAE #{k}" if k < n else "z = 0"
+        show_spins(axes[0, k], x[k], f"{name}, amplitude {amplitude[k]:.2f}")
         im = axes[1, k].imshow(local[k], origin="lower", cmap="magma", vmin=vmin, vmax=vmax)
         axes[1, k].contour(local[k], levels=[data_peak], colors="cyan", linewidths=0.8, linestyles="--")
         axes[1, k].set_xticks([])
         axes[1, k].set_yticks([])
         axes[1, k].set_title(f"peak {local[k].max():.2f}", fontsize=8)
     fig.colorbar(im, ax=axes[1, :].tolist(), shrink=0.9, label="local energy density")
-    fig.suptitle("decoded prior samples X_VAE and their local energy density (dashed: the data's peak)", fontsize=9)
+    fig.suptitle("decoded prior samples X_VAE, the state decoded at the origin z = 0, and their local energy "
+                 "density (dashed: the data's peak); amplitude: the decoder's output before normalization", fontsize=9)
     return fig
