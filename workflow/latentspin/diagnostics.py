@@ -39,12 +39,17 @@ def decode_prior(model: VAE, n: int, seed: int, batch_size: int = 100, amplitude
 
 
 @torch.no_grad()
+def origin_field(model: VAE) -> torch.Tensor:
+    """The decoder's output at z = 0 before its L2 normalization, (1, 3, L, L)."""
+    model.eval()
+    device = next(model.parameters()).device
+    return model.decoder.field(torch.zeros(1, model.cfg.latent_dim, device=device))
+
+
 def origin_state(model: VAE, ham: Hamiltonian, nodal_threshold: float) -> dict[str, float]:
     """The state decoded at z = 0 (module docstring): its ε, W, Mz, peak local ε, nodal points
     and the decoder's output amplitude there."""
-    model.eval()
-    device = next(model.parameters()).device
-    field = model.decoder.field(torch.zeros(1, model.cfg.latent_dim, device=device))
+    field = origin_field(model)
     m = physics.measure(physics.unit_vectors(field, dim=1), ham, nodal_threshold)
     out = {f"origin_{k}": float(v[0]) for k, v in m.items()}
     return out | {"origin_amplitude": float(output_amplitude(field)[0])}
@@ -233,8 +238,7 @@ def prior_samples_figure(model: VAE, ham: Hamiltonian, n: int, seed: int, data_p
     from .plotting import show_spins
 
     x, amplitude = decode_prior(model, n, seed, amplitude=True)
-    with torch.no_grad():
-        origin = model.decoder.field(torch.zeros(1, model.cfg.latent_dim, device=x.device))
+    origin = origin_field(model)
     x = torch.cat([x, physics.unit_vectors(origin, dim=1)])
     amplitude = torch.cat([amplitude, output_amplitude(origin)]).tolist()
     local = physics.local_energy_density(x.double(), ham).cpu().numpy()
