@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from .outputs import atomic, derive_seed, save_torch, write_csv
+from .outputs import derive_seed, save_torch, write_csv
 from .vae import VAE, VAEConfig, kl_divergence, reconstruction_loss, reparameterize, save_model
 
 
@@ -186,9 +186,8 @@ def train_beta(config: Mapping, beta: float, train_path, valid_path, out_dir, *,
                    "data": {k: train_attrs.get(k) for k in ("seed", "L", "J", "D", "dmi", "schedule")}}
     checkpoint = out_dir / "checkpoint.pt"
     history = fit(model, train_x, valid_x, tcfg, checkpoint, fingerprint, progress=progress)
-    with atomic(out_dir / "model.pt") as tmp:
-        save_model(model.cpu(), tmp,
-                   extra={"beta": beta, "train": asdict(tcfg), "epochs_trained": len(history), "device": str(dev)})
+    save_model(model.cpu(), out_dir / "model.pt",
+               extra={"beta": beta, "train": asdict(tcfg), "epochs_trained": len(history), "device": str(dev)})
     write_csv(history, out_dir / "history.csv")
     checkpoint.unlink()  # done: a forced rerun trains afresh
     return out_dir / "model.pt"

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .outputs import save_torch
 from .physics import periodic_pad, unit_vectors, vector_lengths
 
 
@@ -205,8 +206,9 @@ def kl_divergence(mu: Tensor, logvar: Tensor) -> Tensor:
 
 def save_model(model: VAE, path, extra: dict | None = None):
     """Weights, the architecture and `extra` metadata, as tensors and plain containers only, so
-    :func:`load_model` reads it with ``weights_only=True`` (no code executed)."""
-    torch.save({"config": model.cfg.as_dict(), "state_dict": model.state_dict(), "extra": extra or {}}, path)
+    :func:`load_model` reads it with ``weights_only=True`` (no code executed); written whole or
+    not at all (:func:`latentspin.outputs.save_torch`)."""
+    save_torch({"config": model.cfg.as_dict(), "state_dict": model.state_dict(), "extra": extra or {}}, path)
 
 
 def load_model(path, map_location: str | torch.device = "cpu") -> VAE:
