@@ -114,6 +114,12 @@ def test_the_skyrmion_claim_reports_the_decoder_amplitude_without_judging_by_it(
     assert "amplitude" not in table().loc["5b-skyrmions", "measured"]
 
 
+def test_the_skyrmion_claim_reports_how_far_out_of_the_prior_the_search_ended_without_judging_by_it():
+    far = table(pairs=pairs(stochastic__Mz={"final_latent_radius": np.array([9.15])})).loc["5b-skyrmions"]
+    assert far["held"] == "yes" and "|μ*| = 9.2 √N (prior codes: 1)" in far["measured"]
+    assert "√N" not in table().loc["5b-skyrmions", "measured"]
+
+
 def test_the_skyrmion_claim_raises_mz_over_the_first_samples_not_over_the_state_at_the_origin():
     """The reference is the mean Mz of the search's first samples (-cost[0]: Mz is maximized): a
     state with skyrmions whose Mz lies below that of a faint decoded μ* = 0 still holds (as measured

@@ -510,3 +510,38 @@ def test_measure_matches_the_single_definitions_whatever_the_batch():
     local = physics.local_energy_density(s, HAM)
     torch.testing.assert_close(m["max_local_energy"], local.amax(dim=(-2, -1)))
     assert m["nodal_points"].tolist() == physics.nodal_points(local, -1.5).tolist()
+
+
+def test_latent_radius_is_one_for_prior_codes_and_zero_at_the_origin():
+    """|z|² of z ~ N(0, I_N) is χ²_N: mean N, so |z| / √N concentrates at √(1 - 1/(2N)) + O(N⁻²)
+    with standard deviation about 1 / √(2N)."""
+    n_dim, n = 100, 20_000
+    r = exploration.latent_radius(torch.randn(n, n_dim, generator=torch.Generator().manual_seed(4)))
+    assert r.shape == (n,)
+    assert abs(r.mean() - (1 - 1 / (4 * n_dim))) < 4 * (1 / (2 * n_dim)) ** 0.5 / n**0.5
+    assert abs(r.std() - (1 / (2 * n_dim)) ** 0.5) < 0.005
+    assert exploration.latent_radius(torch.zeros(3, n_dim)).tolist() == [0.0] * 3
+    np.testing.assert_allclose(exploration.latent_radius(torch.full((1, 4), -3.0)), [3.0])  # |(-3,…)| / 2
+
+
+def test_the_latent_radius_of_every_decoded_state_is_recorded(root, trained_smoke_model):
+    """The stochastic search starts at μ* = 0 (radius 0) and ends at its final μ*; the probes
+    measure the traced μ* they decode; single-code's initial codes are prior draws (radius ≈ 1)."""
+    config = smoke_config(root)
+    model = trained_smoke_model
+    cpu = torch.device("cpu")
+    ds, summary = exploration.run_pair(config, "stochastic", "Mz", model, device=cpu, progress=False)
+    n = model.cfg.latent_dim
+    assert summary["initial_latent_radius"] == 0.0
+    mu = ds["mu_trace"].values
+    final_mu = ds["level_mu"].values[-1]  # the last level ends with the search's μ*
+    assert summary["final_latent_radius"] == pytest.approx(np.linalg.norm(final_mu) / n**0.5, rel=1e-6)
+    assert summary["final_latent_radius"] > 0
+    probed = mu[np.searchsorted(ds["step"].values, ds["probe_step"].values)]
+    np.testing.assert_allclose(ds["probe_latent_radius"].values, np.linalg.norm(probed, axis=1) / n**0.5, rtol=1e-6)
+    assert "relaxed_latent_radius" not in summary  # a relaxed state has no code
+    config = smoke_config(root, single_code={"codes": 64, "iterations": 2, "record_every": 1})
+    ds, summary = exploration.run_pair(config, "single_code", "energy", model, device=cpu, progress=False)
+    np.testing.assert_allclose(ds["initial_latent_radius"].values, np.linalg.norm(ds["z"].values, axis=1) / n**0.5,
+                               rtol=1e-6)
+    assert abs(summary["initial_latent_radius"] - 1) < 0.1  # 64 prior codes of N = 16: std 0.18 / 8

@@ -123,20 +123,24 @@ def test_paths_have_a_row_per_global_search_and_mark_the_gamma_drops():
     steps = np.arange(10)
     probes = {"probe_step": steps, **{f"probe_{q}": np.zeros(10) for q in ("energy", "W", "Mz")}, "maximize": 1}
     runs = {("single_code", "energy"): {"step": steps, "cost": np.zeros((10, 2)), "maximize": 0},
-            # written before the peak and the amplitude were recorded: their panels are left blank
+            # written before the peak, the amplitude and the radius were recorded: blank panels
             ("genetic", "W"): dict(probes),
             ("stochastic", "Mz"): {**probes, "step": steps, "gamma": np.repeat([1.0, 0.1], 5),
                                    "probe_max_local_energy": np.linspace(-1.9, -1.0, 10),
-                                   "probe_amplitude": np.linspace(0.6, 0.2, 10), "prior_amplitude": 0.63}}
+                                   "probe_amplitude": np.linspace(0.6, 0.2, 10), "prior_amplitude": 0.63,
+                                   "probe_latent_radius": np.linspace(0.0, 9.0, 10)}}
     fig = figures.paths_figure(runs, nodal_threshold=-1.5)
-    assert len(fig.axes) == 2 * 5
-    assert not fig.axes[3].axison and not fig.axes[4].axison and fig.axes[8].axison and fig.axes[9].axison
-    drops = [line for line in fig.axes[5].lines if line.get_linestyle() == ":"]
+    assert len(fig.axes) == 2 * 6
+    assert not any(fig.axes[k].axison for k in (3, 4, 5)) and all(fig.axes[k].axison for k in (9, 10, 11))
+    drops = [line for line in fig.axes[6].lines if line.get_linestyle() == ":"]
     assert len(drops) == 1 and drops[0].get_xdata()[0] == 5
-    threshold = [line for line in fig.axes[8].lines if line.get_linestyle() == "--"]
+    threshold = [line for line in fig.axes[9].lines if line.get_linestyle() == "--"]
     assert len(threshold) == 1 and threshold[0].get_ydata()[0] == -1.5
-    prior = [line for line in fig.axes[9].lines if line.get_linestyle() == "--"]
+    prior = [line for line in fig.axes[10].lines if line.get_linestyle() == "--"]
     assert len(prior) == 1 and prior[0].get_ydata()[0] == 0.63
+    radius = fig.axes[11]
+    assert [line.get_ydata()[0] for line in radius.lines if line.get_linestyle() == "--"] == [1.0]
+    np.testing.assert_array_equal(radius.lines[0].get_ydata(), np.linspace(0.0, 9.0, 10))
 
 
 def test_levels_draw_the_first_levels_the_last_and_the_final_centre():

@@ -156,6 +156,8 @@ def _skyrmions(inp):
     if "final_amplitude" in run and "prior_amplitude" in run:  # context, not part of the criterion
         amplitude = _first(run, "final_amplitude")
         measured += f"; decoder output amplitude {amplitude:.2f} (prior samples {float(run['prior_amplitude']):.2f})"
+    if "final_latent_radius" in run:  # context: how far out of the prior the search ended
+        measured += f"; |μ*| = {_first(run, 'final_latent_radius'):.1f} √N (prior codes: 1)"
     if "level_W" in run:  # context: the distribution's samples on the way (levels.png)
         abs_w = np.abs(np.round(np.asarray(run["level_W"], dtype=float))).mean(axis=1)
         k = int(np.argmax(abs_w))

@@ -17,6 +17,11 @@ The decoder check: the output amplitude of every decoded state (the mean length 
 output before its L2 normalization, :func:`latentspin.vae.decoder_amplitude`), beside that of
 decoded prior samples z ~ N(0, I). A search that ends far below the prior's amplitude found a
 state the network barely produces: the normalization turned a weak output into unit spins.
+
+The latent radius: the length of every decoded state's code in units of √N, the typical length
+of a prior code z ~ N(0, I) in N dimensions (:func:`latent_radius`; 1 for the prior's samples, 0
+at the origin). The encodings μ of the data lie just below 1 (0.6–1.0 at the quick preset); a
+search that ends at several times it decodes codes no training sample encodes to (docs/measured.md).
 """
 
 from __future__ import annotations
@@ -59,11 +64,19 @@ def _decode(decoder, z: torch.Tensor, device) -> tuple[torch.Tensor, np.ndarray]
     return physics.unit_vectors(field, dim=1).cpu(), output_amplitude(field).cpu().numpy()
 
 
+def latent_radius(z: torch.Tensor) -> np.ndarray:
+    """|z| / √N of each code (..., N): about 1 for prior samples z ~ N(0, I), whose squared length
+    is χ²-distributed with mean N."""
+    z = z.detach().cpu().double()
+    return (z.norm(dim=-1) / z.shape[-1] ** 0.5).numpy()
+
+
 def _decoded_metrics(c: _Context, codes: torch.Tensor) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
     """The states decoded from codes and their physics (:func:`state_metrics`) with their output
-    amplitude: what the probes along a path and the level samples record."""
+    amplitude and latent radius: what the probes along a path and the level samples record."""
     x, amplitude = _decode(c.decoder, codes, c.device)
-    return x, state_metrics(x, c.ham, c.objective, c.nodal_threshold) | {"amplitude": amplitude}
+    return x, state_metrics(x, c.ham, c.objective, c.nodal_threshold) | {"amplitude": amplitude,
+                                                                         "latent_radius": latent_radius(codes)}
 
 
 @dataclass
@@ -172,7 +185,7 @@ def _probes(c: _Context, codes: torch.Tensor, steps: np.ndarray, n: int = 101) -
     idx = np.unique(np.linspace(0, len(codes) - 1, min(n, len(codes))).round().astype(int))
     _, m = _decoded_metrics(c, codes[idx])
     out = {"probe_step": ("probe", steps[idx])}
-    for k in ("objective", "energy", "W", "Mz", "max_local_energy", "amplitude"):
+    for k in ("objective", "energy", "W", "Mz", "max_local_energy", "amplitude", "latent_radius"):
         out[f"probe_{k}"] = ("probe", m[k])
     return out
 
@@ -321,11 +334,12 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
     x_final, amplitude_final = _decode(model.decoder, final_codes, device)
     x_relaxed = relax_states(x_final, ham, ex["relax_sweeps"], device, threads)
     metrics = {}
-    for name, x, amplitude in (("initial", x_initial, amplitude_initial), ("final", x_final, amplitude_final),
-                               ("relaxed", x_relaxed, None)):  # a relaxed state is not decoded
+    for name, x, codes, amplitude in (("initial", x_initial, initial_codes, amplitude_initial),
+                                      ("final", x_final, final_codes, amplitude_final),
+                                      ("relaxed", x_relaxed, None, None)):  # a relaxed state is not decoded
         metrics[name] = state_metrics(x, ham, obj, ex["nodal_threshold"])
-        if amplitude is not None:
-            metrics[name]["amplitude"] = amplitude
+        if codes is not None:
+            metrics[name] |= {"amplitude": amplitude, "latent_radius": latent_radius(codes)}
         data_vars[f"{name}_spins"] = (("state", "component", "y", "x"), x.numpy())
         for k, v in metrics[name].items():
             data_vars[f"{name}_{k}"] = ("state", v)
@@ -342,7 +356,7 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
     summary = {**{k: v for k, v in attrs.items() if k != "description"}, "decodes_per_s": out["decodes"] / seconds}
     for name, m in metrics.items():
         summary[f"{name}_objective"] = float(m["objective"].mean())
-        for k in ("energy", "W", "Mz", "max_local_energy", "amplitude"):
+        for k in ("energy", "W", "Mz", "max_local_energy", "amplitude", "latent_radius"):
             if k in m:
                 summary[f"{name}_{k}"] = float(m[k].mean())
         summary[f"{name}_nodal_points"] = int(m["nodal_points"].sum())

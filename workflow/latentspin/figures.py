@@ -342,15 +342,17 @@ def paths_figure(runs: Mapping[tuple[str, str], Mapping], nodal_threshold: float
     state decoded from the best individual of the generation (genetic) or from μ* (stochastic), at
     the probed steps (``probe_*`` variables of the trajectory), and the decoder's output amplitude
     there against that of decoded prior samples (:func:`latentspin.vae.decoder_amplitude`): a
-    path that falls far below it leads to states the network barely produces. The peak against
+    path that falls far below it leads to states the network barely produces; and the code's
+    length in units of √N against the prior's 1 (:func:`latentspin.exploration.latent_radius`): a
+    path that walks far past it decodes codes no training sample encodes to. The peak against
     `nodal_threshold` shows when along the path nodal points appear, e.g. where a skyrmion is
     annihilated. Runs without probes (single-code) are skipped."""
     pairs = [p for p in runs if "probe_step" in runs[p]]
     if not pairs:
         raise ValueError("no genetic or stochastic run with probes to draw")
     quantities = (("energy", "ε"), ("W", "W"), ("Mz", "$M_z$"), ("max_local_energy", "peak local ε"),
-                  ("amplitude", "output amplitude"))
-    fig, axes = plt.subplots(len(pairs), len(quantities), figsize=(16.5, 1.9 * len(pairs) + 0.6), squeeze=False,
+                  ("amplitude", "output amplitude"), ("latent_radius", "|z| / √N"))
+    fig, axes = plt.subplots(len(pairs), len(quantities), figsize=(19.5, 1.9 * len(pairs) + 0.6), squeeze=False,
                              sharex="row", layout="constrained")
     for row, (algorithm, objective) in enumerate(pairs):
         r = runs[(algorithm, objective)]
@@ -370,6 +372,10 @@ def paths_figure(runs: Mapping[tuple[str, str], Mapping], nodal_threshold: float
                                  label="prior samples")
             axes[row, 4].set_ylim(bottom=0)
             axes[row, 4].legend(fontsize=7, frameon=False)
+        if "probe_latent_radius" in r:
+            axes[row, 5].axhline(1.0, color="C2", linestyle="--", linewidth=1, label="prior samples")
+            axes[row, 5].set_ylim(bottom=0)
+            axes[row, 5].legend(fontsize=7, frameon=False)
         axes[row, 0].set_title(f"{ALGORITHM_LABELS[algorithm]}: {'max' if r['maximize'] else 'min'} "
                                f"{_label(objective)}", fontsize=9, loc="left")
         if algorithm == "stochastic" and "gamma" in r:  # mark where γ drops
@@ -379,7 +385,8 @@ def paths_figure(runs: Mapping[tuple[str, str], Mapping], nodal_threshold: float
     for ax in axes[-1]:
         ax.set_xlabel("generation / iteration")
     fig.suptitle("physics along the search path: the best individual (genetic) or μ* (stochastic), decoded; "
-                 "dotted: γ divided; amplitude: the decoder's output before its L2 normalization", fontsize=9)
+                 "dotted: γ divided; amplitude: the decoder's output before its L2 normalization; "
+                 "|z| / √N: 1 for prior codes", fontsize=9)
     return fig
 
 
