@@ -512,18 +512,6 @@ def test_measure_matches_the_single_definitions_whatever_the_batch():
     assert m["nodal_points"].tolist() == physics.nodal_points(local, -1.5).tolist()
 
 
-def test_latent_radius_is_one_for_prior_codes_and_zero_at_the_origin():
-    """|z|² of z ~ N(0, I_N) is χ²_N: mean N, so |z| / √N concentrates at √(1 - 1/(2N)) + O(N⁻²)
-    with standard deviation about 1 / √(2N)."""
-    n_dim, n = 100, 20_000
-    r = exploration.latent_radius(torch.randn(n, n_dim, generator=torch.Generator().manual_seed(4)))
-    assert r.shape == (n,)
-    assert abs(r.mean() - (1 - 1 / (4 * n_dim))) < 4 * (1 / (2 * n_dim)) ** 0.5 / n**0.5
-    assert abs(r.std() - (1 / (2 * n_dim)) ** 0.5) < 0.005
-    assert exploration.latent_radius(torch.zeros(3, n_dim)).tolist() == [0.0] * 3
-    np.testing.assert_allclose(exploration.latent_radius(torch.full((1, 4), -3.0)), [3.0])  # |(-3,…)| / 2
-
-
 def test_the_latent_radius_of_every_decoded_state_is_recorded(root, trained_smoke_model):
     """The stochastic search starts at μ* = 0 (radius 0) and ends at its final μ*; the probes
     measure the traced μ* they decode; single-code's initial codes are prior draws (radius ≈ 1)."""

@@ -7,8 +7,8 @@ from torch.distributions import Normal, kl_divergence as torch_kl
 
 from latentspin import diagnostics, physics, textures, train, vae
 from latentspin.physics import Hamiltonian
-from latentspin.vae import (VAE, PeriodicConv2d, VAEConfig, decoder_amplitude, kl_divergence, kl_per_dim, load_model,
-                            reconstruction_loss, save_model)
+from latentspin.vae import (VAE, PeriodicConv2d, VAEConfig, decoder_amplitude, kl_divergence, kl_per_dim,
+                            latent_radius, load_model, reconstruction_loss, save_model)
 
 SMALL = dict(latent_dim=8, encoder_channels=(4, 6, 8, 8), decoder_channels=(8, 6, 4, 3), dense=16)
 
@@ -292,6 +292,9 @@ def test_origin_state_and_output_amplitude():
         assert d[f"origin_{k}"] == pytest.approx(float(at_origin[k][0]), abs=1e-12), k
     assert d["origin_amplitude"] == pytest.approx(float(field.norm(dim=1).mean()), rel=1e-6)
     assert d["xvae_amplitude_mean"] == pytest.approx(float(prior_amplitude.mean()), rel=1e-6)
+    with torch.no_grad():  # the data's encodings μ(x): where in the latent space the data lie
+        mu = model.encoder(x)[0]
+    assert d["data_latent_radius_mean"] == pytest.approx(float(mu.norm(dim=1).mean()) / 8**0.5, rel=1e-6)
     # the mirror: last convolution negated; every decoded state is -1 times the original
     last = model.decoder.features[-1]
     with torch.no_grad():
@@ -311,6 +314,11 @@ def test_origin_state_and_output_amplitude():
     assert (u["origin_Mz"], u["origin_W"], u["origin_nodal_points"]) == (pytest.approx(1.0), pytest.approx(0.0), 0)
     assert u["origin_energy"] == pytest.approx(-2.0) and u["origin_max_local_energy"] == pytest.approx(-2.0)
     assert u["origin_amplitude"] == pytest.approx(0.3) and u["xvae_amplitude_mean"] == pytest.approx(0.3)
+    # an encoder that maps every input to μ = (2, …, 2): radius 2 whatever the data
+    with torch.no_grad():
+        model.encoder.head[-1].weight.zero_()
+        model.encoder.head[-1].bias.fill_(2.0)
+    assert diagnostics.diagnose(model, x, Hamiltonian(), **kw)["data_latent_radius_mean"] == pytest.approx(2.0)
 
 
 def test_diversity():
@@ -387,3 +395,15 @@ def test_compiled_training_is_the_same_function(tmp_path):
 def test_unknown_precision_is_rejected_naming_the_key():
     with pytest.raises(ValueError, match="vae.training.precision .* got 'float16'"):
         train.TrainConfig(beta=0.01, precision="float16")
+
+
+def test_latent_radius_is_one_for_prior_codes_and_zero_at_the_origin():
+    """|z|² of z ~ N(0, I_N) is χ²_N: mean N, so |z| / √N concentrates at √(1 - 1/(2N)) + O(N⁻²)
+    with standard deviation about 1 / √(2N)."""
+    n_dim, n = 100, 20_000
+    r = latent_radius(torch.randn(n, n_dim, generator=torch.Generator().manual_seed(4))).numpy()
+    assert r.shape == (n,)
+    assert abs(r.mean() - (1 - 1 / (4 * n_dim))) < 4 * (1 / (2 * n_dim)) ** 0.5 / n**0.5
+    assert abs(r.std() - (1 / (2 * n_dim)) ** 0.5) < 0.005
+    assert latent_radius(torch.zeros(3, n_dim)).tolist() == [0.0] * 3
+    np.testing.assert_allclose(latent_radius(torch.full((1, 4), -3.0)), [3.0])  # |(-3,…)| / 2

@@ -21,7 +21,8 @@ import torch
 
 from . import physics
 from .physics import Hamiltonian
-from .vae import VAE, decode_fields_in_batches, decode_in_batches, kl_per_dim, output_amplitude, reconstruction_loss
+from .vae import (VAE, decode_fields_in_batches, decode_in_batches, kl_per_dim, latent_radius, output_amplitude,
+                  reconstruction_loss)
 
 
 @torch.no_grad()
@@ -119,6 +120,7 @@ def diagnose(model: VAE, valid_x: torch.Tensor, ham: Hamiltonian, *, beta: float
         "data_diversity": data["diversity"],
         "xvae_diversity": diversity(x_vae),
         "xvae_amplitude_mean": float(amplitude.mean()),
+        "data_latent_radius_mean": float(latent_radius(mu).mean()),
         **origin_state(model, ham, nodal_threshold),
         "prior_samples": prior_samples,
         "arrays": {

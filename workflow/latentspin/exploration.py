@@ -19,7 +19,7 @@ decoded prior samples z ~ N(0, I). A search that ends far below the prior's ampl
 state the network barely produces: the normalization turned a weak output into unit spins.
 
 The latent radius: the length of every decoded state's code in units of √N, the typical length
-of a prior code z ~ N(0, I) in N dimensions (:func:`latent_radius`; 1 for the prior's samples, 0
+of a prior code z ~ N(0, I) in N dimensions (:func:`latentspin.vae.latent_radius`; 1 for the prior's samples, 0
 at the origin). The encodings μ of the data lie just below 1 (0.6–1.0 at the quick preset); a
 search that ends at several times it decodes codes no training sample encodes to (docs/measured.md).
 """
@@ -46,7 +46,7 @@ from . import explore, objectives, physics
 from .config import ALGORITHMS, explore_sections, subset
 from .outputs import derive_seed, save_torch
 from .physics import Hamiltonian
-from .vae import VAE, decode_fields_in_batches, decoder_amplitude, output_amplitude
+from .vae import VAE, decode_fields_in_batches, decoder_amplitude, latent_radius, output_amplitude
 
 @torch.no_grad()
 def state_metrics(spins: torch.Tensor, ham: Hamiltonian, objective: objectives.Objective,
@@ -64,19 +64,12 @@ def _decode(decoder, z: torch.Tensor, device) -> tuple[torch.Tensor, np.ndarray]
     return physics.unit_vectors(field, dim=1).cpu(), output_amplitude(field).cpu().numpy()
 
 
-def latent_radius(z: torch.Tensor) -> np.ndarray:
-    """|z| / √N of each code (..., N): about 1 for prior samples z ~ N(0, I), whose squared length
-    is χ²-distributed with mean N."""
-    z = z.detach().cpu().double()
-    return (z.norm(dim=-1) / z.shape[-1] ** 0.5).numpy()
-
-
 def _decoded_metrics(c: _Context, codes: torch.Tensor) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
     """The states decoded from codes and their physics (:func:`state_metrics`) with their output
     amplitude and latent radius: what the probes along a path and the level samples record."""
     x, amplitude = _decode(c.decoder, codes, c.device)
     return x, state_metrics(x, c.ham, c.objective, c.nodal_threshold) | {"amplitude": amplitude,
-                                                                         "latent_radius": latent_radius(codes)}
+                                                                         "latent_radius": latent_radius(codes).cpu().numpy()}
 
 
 @dataclass
@@ -339,7 +332,7 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
                                       ("relaxed", x_relaxed, None, None)):  # a relaxed state is not decoded
         metrics[name] = state_metrics(x, ham, obj, ex["nodal_threshold"])
         if codes is not None:
-            metrics[name] |= {"amplitude": amplitude, "latent_radius": latent_radius(codes)}
+            metrics[name] |= {"amplitude": amplitude, "latent_radius": latent_radius(codes).cpu().numpy()}
         data_vars[f"{name}_spins"] = (("state", "component", "y", "x"), x.numpy())
         for k, v in metrics[name].items():
             data_vars[f"{name}_{k}"] = ("state", v)

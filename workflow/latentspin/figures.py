@@ -343,7 +343,7 @@ def paths_figure(runs: Mapping[tuple[str, str], Mapping], nodal_threshold: float
     the probed steps (``probe_*`` variables of the trajectory), and the decoder's output amplitude
     there against that of decoded prior samples (:func:`latentspin.vae.decoder_amplitude`): a
     path that falls far below it leads to states the network barely produces; and the code's
-    length in units of √N against the prior's 1 (:func:`latentspin.exploration.latent_radius`): a
+    length in units of √N against the prior's 1 (:func:`latentspin.vae.latent_radius`): a
     path that walks far past it decodes codes no training sample encodes to. The peak against
     `nodal_threshold` shows when along the path nodal points appear, e.g. where a skyrmion is
     annihilated. Runs without probes (single-code) are skipped."""

@@ -189,6 +189,12 @@ def decoder_amplitude(decoder: Decoder, z: Tensor, batch_size: int = 100) -> Ten
     return output_amplitude(decode_fields_in_batches(decoder, z, batch_size))
 
 
+def latent_radius(z: Tensor) -> Tensor:
+    """|z| / √N of each code (..., N), in float64 on z's device: about 1 for prior samples
+    z ~ N(0, I), whose squared length is χ²-distributed with mean N; 0 at the origin."""
+    return z.detach().double().norm(dim=-1) / z.shape[-1] ** 0.5
+
+
 def reconstruction_loss(x: Tensor, x_out: Tensor) -> Tensor:
     """L_RC: mean squared error over samples, sites and components."""
     return F.mse_loss(x_out, x)
