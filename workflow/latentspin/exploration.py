@@ -19,9 +19,10 @@ decoded prior samples z ~ N(0, I). A search that ends far below the prior's ampl
 state the network barely produces: the normalization turned a weak output into unit spins.
 
 The latent radius: the length of every decoded state's code in units of √N, the typical length
-of a prior code z ~ N(0, I) in N dimensions (:func:`latentspin.vae.latent_radius`; 1 for the prior's samples, 0
-at the origin). The encodings μ of the data lie just below 1 (0.6–1.0 at the quick preset); a
-search that ends at several times it decodes codes no training sample encodes to (docs/measured.md).
+of a prior code z ~ N(0, I) in N dimensions (:func:`latentspin.vae.latent_radius`; 1 for the
+prior's samples, 0 at the origin). The encodings μ of the data lie just below 1 (0.59–0.97 at the
+quick preset; the VAE report's ``data_latent_radius_mean``); a search that ends at several times
+it decodes codes no training sample encodes to (docs/measured.md).
 """
 
 from __future__ import annotations
@@ -68,8 +69,8 @@ def _decoded_metrics(c: _Context, codes: torch.Tensor) -> tuple[torch.Tensor, di
     """The states decoded from codes and their physics (:func:`state_metrics`) with their output
     amplitude and latent radius: what the probes along a path and the level samples record."""
     x, amplitude = _decode(c.decoder, codes, c.device)
-    return x, state_metrics(x, c.ham, c.objective, c.nodal_threshold) | {"amplitude": amplitude,
-                                                                         "latent_radius": latent_radius(codes).cpu().numpy()}
+    measured = state_metrics(x, c.ham, c.objective, c.nodal_threshold)
+    return x, measured | {"amplitude": amplitude, "latent_radius": latent_radius(codes).cpu().numpy()}
 
 
 @dataclass
