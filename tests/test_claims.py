@@ -156,6 +156,9 @@ def test_the_peak_claim_names_the_lowest_peak_of_a_skyrmion_state_on_the_path_wi
     row = table(pairs=pairs(stochastic__Mz=path)).loc["5b-peak"]
     assert row["held"] == "no" and row["value"] == -1.10
     assert row["measured"].endswith("lowest peak of a skyrmion state on the path: -1.860 at step 200 (W -26, Mz 0.278)")
+    far = {**path, "probe_latent_radius": np.array([0.0, 0.7, 1.55, 3.4])}  # where on the path, |z|/√N
+    assert table(pairs=pairs(stochastic__Mz=far)).loc["5b-peak", "measured"].endswith(
+        "-1.860 at step 200 (W -26, Mz 0.278, |μ*| 1.6 √N)")
     none = {**path, "probe_W": np.zeros(4)}
     assert table(pairs=pairs(stochastic__Mz=none)).loc["5b-peak", "measured"].endswith(
         "no probed state on the path held a skyrmion")

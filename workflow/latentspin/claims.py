@@ -193,8 +193,9 @@ def _lowest_probed_peak(run) -> str:
         return "; no probed state on the path held a skyrmion"
     k = candidates[np.argmin(peak[candidates])]
     mz = f", Mz {float(run['probe_Mz'][k]):.3f}" if "probe_Mz" in run else ""
+    radius = f", |μ*| {float(run['probe_latent_radius'][k]):.1f} √N" if "probe_latent_radius" in run else ""
     return (f"; lowest peak of a skyrmion state on the path: {peak[k]:.3f} at step {int(run['probe_step'][k])} "
-            f"(W {w[k]:+.0f}{mz})")
+            f"(W {w[k]:+.0f}{mz}{radius})")
 
 
 def _relation(inp):
