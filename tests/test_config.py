@@ -27,6 +27,14 @@ BAD = {
     "unknown algorithm": ({"explore": {"pairs": {"annealing": ["energy"]}}}, "explore.pairs"),
     "unknown objective": ({"explore": {"pairs": {"genetic": ["entropy"]}}}, "explore.pairs.genetic.0"),
     "pressure not positive": ({"explore": {"genetic": {"pressure": {"W": 0}}}}, "explore.genetic.pressure.W"),
+    "elites fill the population": ({"explore": {"genetic": {"elitism": 100}}}, "explore.genetic.elitism"),
+    "snapshot after the last generation": ({"explore": {"genetic": {"snapshots": [0, 10001]}}},
+                                           "explore.genetic.snapshots"),
+    "zero lattice vector": ({"explore": {"objectives": {"C": {"a": [0, 0]}}}}, "explore.objectives.C.a"),
+    "zero ring direction": ({"explore": {"objectives": {"C_BC": {"boundary": {"direction": [0, 0, 0.0]}}}}},
+                            "explore.objectives.C_BC.boundary.direction"),
+    "ring without a site": ({"explore": {"objectives": {"C_BC": {"boundary": {"width": 0.001}}}}},
+                            "explore.objectives.C_BC.boundary.width"),
 }
 
 
@@ -131,7 +139,9 @@ def test_snakemake_stops_on_bad_config_before_any_job(root, tmp_path):
     wf = copy_workflow(root, tmp_path / "wf")
     cases = dict(BAD)
     for same_path in ("T_start below T_end", "chosen beta not trained", "decoder stages", "wrong type",
-                      "unknown objective", "unknown torch kernel dtype", "compile not a boolean"):
+                      "unknown objective", "unknown torch kernel dtype", "compile not a boolean",
+                      "elites fill the population", "snapshot after the last generation", "zero lattice vector",
+                      "zero ring direction"):
         cases.pop(same_path)  # same code paths as the cases kept
     for i, (case, (override, key)) in enumerate(sorted(cases.items())):
         bad = tmp_path / f"bad{i}.yaml"

@@ -66,6 +66,21 @@ def test_boundary_map_is_a_ring():
     assert (tangential * radial).sum(dim=0).abs().max() < 1e-6
 
 
+def test_boundary_ring_holds_every_site_within_half_a_width():
+    """The ring is exactly the sites whose distance from the lattice's centre differs from the
+    radius by at most width/2 (counted here independently), and a ring too thin to hold a site is
+    an error, not an objective that is 0 for every state."""
+    for L, radius, width in ((32, 11.2, 1.0), (64, 20.0, 2.0), (16, 3.2, 0.7)):
+        on = objectives.boundary_map(L, radius, width).norm(dim=0) > 0
+        c = (L - 1) / 2
+        expected = np.array([[abs(math.dist((x, y), (c, c)) - radius) <= width / 2 for x in range(L)]
+                             for y in range(L)])
+        assert expected.any()
+        np.testing.assert_array_equal(on.numpy(), expected)
+    with pytest.raises(ValueError, match="width 0.5 leaves the ring of radius 3.2 without a lattice site"):
+        objectives.boundary_map(16, 3.2, 0.5)
+
+
 @pytest.mark.parametrize("name", objectives.OBJECTIVES)
 def test_gradients_through_the_decoder_are_finite_and_nonzero(name):
     torch.manual_seed(0)

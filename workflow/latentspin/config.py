@@ -9,6 +9,7 @@ once, which JSON schema cannot say, are in :func:`check_consistency`.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
@@ -152,6 +153,39 @@ def check_consistency(config: Mapping) -> None:
                               f"{2 ** (stages + 1)}, for {stages} pooling stages")
     if arch.get("kernel_size", 1) % 2 == 0:
         raise ConfigError(f"config key vae.architecture.kernel_size must be odd, got {arch['kernel_size']}")
+    _check_explore_consistency(config.get("explore") or {}, (config.get("lattice") or {}).get("L"))
+
+
+def _check_explore_consistency(explore: Mapping, L: int | None) -> None:
+    genetic = explore.get("genetic") or {}
+    if {"elitism", "population"} <= genetic.keys() and genetic["elitism"] >= genetic["population"]:
+        raise ConfigError(f"config key explore.genetic.elitism ({genetic['elitism']}) must be below "
+                          f"explore.genetic.population ({genetic['population']}): elites copied unchanged "
+                          "leave no room for children")
+    if {"snapshots", "generations"} <= genetic.keys():
+        late = [g for g in genetic["snapshots"] if g > genetic["generations"]]
+        if late:
+            raise ConfigError(f"config key explore.genetic.snapshots names generations {late} after the last one, "
+                              f"explore.genetic.generations ({genetic['generations']})")
+    objectives = explore.get("objectives") or {}
+    a = (objectives.get("C") or {}).get("a")
+    if a is not None and not any(a):
+        raise ConfigError(f"config key explore.objectives.C.a ({list(a)}) is the zero vector: "
+                          "C(0) = <S(r).S(r)> = 1 for every state, nothing to optimize")
+    ring = (objectives.get("C_BC") or {}).get("boundary") or {}
+    if isinstance(ring.get("direction"), list) and not any(ring["direction"]):
+        raise ConfigError(f"config key explore.objectives.C_BC.boundary.direction ({ring['direction']}) is the "
+                          "zero vector: S_BC needs a spin direction on the ring")
+    if L is not None and {"radius", "width"} <= ring.keys() and not ring_sites(L, ring["radius"] * L, ring["width"]):
+        raise ConfigError(f"config key explore.objectives.C_BC.boundary.width ({ring['width']} sites) leaves the "
+                          f"ring of radius {ring['radius']} L = {ring['radius'] * L:g} sites without a lattice site")
+
+
+def ring_sites(L: int, radius: float, width: float) -> list[tuple[int, int]]:
+    """The sites (y, x) of an L x L lattice within width/2 of a circle of the given radius (in
+    sites) about the lattice's centre: the ring of the C_BC boundary map."""
+    c = (L - 1) / 2
+    return [(y, x) for y in range(L) for x in range(L) if abs(math.hypot(x - c, y - c) - radius) <= width / 2]
 
 
 def subset(config: Mapping, sections: Iterable[str]) -> dict:

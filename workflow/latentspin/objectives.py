@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from . import physics
-from .config import OBJECTIVES
+from .config import OBJECTIVES, ring_sites
 from .physics import Hamiltonian
 
 
@@ -49,11 +49,14 @@ def boundary_map(L: int, radius: float, width: float, direction: Sequence[float]
         raise ValueError(f"boundary radius must be in (0, L/2 = {L / 2}), got {radius}")
     if width <= 0:
         raise ValueError(f"boundary width must be > 0, got {width}")
+    sites = ring_sites(L, radius, width)
+    if not sites:
+        raise ValueError(f"boundary width {width} leaves the ring of radius {radius} without a lattice site")
+    ring = torch.zeros(L, L, dtype=torch.bool)
+    ring[tuple(torch.tensor(sites).T)] = True
     c = (L - 1) / 2
     y, x = torch.meshgrid(torch.arange(L, dtype=torch.float64) - c, torch.arange(L, dtype=torch.float64) - c,
                           indexing="ij")
-    r = torch.hypot(x, y)
-    ring = (r - radius).abs() <= width / 2
     if isinstance(direction, str):
         if direction not in ("radial", "tangential"):
             raise ValueError(f"boundary direction must be a 3-vector, 'radial' or 'tangential', got {direction!r}")
