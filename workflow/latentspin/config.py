@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -176,16 +176,17 @@ def _check_explore_consistency(explore: Mapping, L: int | None) -> None:
     if isinstance(ring.get("direction"), list) and not any(ring["direction"]):
         raise ConfigError(f"config key explore.objectives.C_BC.boundary.direction ({ring['direction']}) is the "
                           "zero vector: S_BC needs a spin direction on the ring")
-    if L is not None and {"radius", "width"} <= ring.keys() and not ring_sites(L, ring["radius"] * L, ring["width"]):
+    if (L is not None and {"radius", "width"} <= ring.keys()
+            and next(ring_sites(L, ring["radius"] * L, ring["width"]), None) is None):
         raise ConfigError(f"config key explore.objectives.C_BC.boundary.width ({ring['width']} sites) leaves the "
                           f"ring of radius {ring['radius']} L = {ring['radius'] * L:g} sites without a lattice site")
 
 
-def ring_sites(L: int, radius: float, width: float) -> list[tuple[int, int]]:
+def ring_sites(L: int, radius: float, width: float) -> Iterator[tuple[int, int]]:
     """The sites (y, x) of an L x L lattice within width/2 of a circle of the given radius (in
-    sites) about the lattice's centre: the ring of the C_BC boundary map."""
+    sites) about the lattice's centre, row by row: the ring of the C_BC boundary map."""
     c = (L - 1) / 2
-    return [(y, x) for y in range(L) for x in range(L) if abs(math.hypot(x - c, y - c) - radius) <= width / 2]
+    return ((y, x) for y in range(L) for x in range(L) if abs(math.hypot(x - c, y - c) - radius) <= width / 2)
 
 
 def subset(config: Mapping, sections: Iterable[str]) -> dict:

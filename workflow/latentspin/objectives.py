@@ -49,7 +49,7 @@ def boundary_map(L: int, radius: float, width: float, direction: Sequence[float]
         raise ValueError(f"boundary radius must be in (0, L/2 = {L / 2}), got {radius}")
     if width <= 0:
         raise ValueError(f"boundary width must be > 0, got {width}")
-    sites = ring_sites(L, radius, width)
+    sites = list(ring_sites(L, radius, width))
     if not sites:
         raise ValueError(f"boundary width {width} leaves the ring of radius {radius} without a lattice site")
     ring = torch.zeros(L, L, dtype=torch.bool)
