@@ -20,7 +20,7 @@
 #                                      explored model in 15 MiB parts and the stochastic Mz search's
 #                                      checkpoint if it did not finish;
 #                                      run it again to go on where it stopped (searches resume from their
-#                                      checkpoints, saved every minute here)
+#                                      checkpoints, saved every minute here, and training too)
 #   dev/gpu_session.sh search SECONDS MODEL [CHECKPOINT]
 #                                      on a fresh machine, without the data: the stochastic Mz search of
 #                                      MODEL (e.g. the parts brought back, concatenated, and carried),
@@ -32,7 +32,7 @@ OUT=${OUT:-results/gpu-session}
 PRESET=${PRESET:-presets/gpu.yaml}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
-# searches save their state every minute (default 5), so that a stopped call loses little of one
+# searches and training save their state every minute (default 5), so that a stopped call loses little
 export LATENTSPIN_CHECKPOINT_SECONDS=${LATENTSPIN_CHECKPOINT_SECONDS:-60}
 
 PY=$(command -v python3)

@@ -6,6 +6,7 @@ import torch
 from torch.distributions import Normal, kl_divergence as torch_kl
 
 from latentspin import diagnostics, physics, textures, train, vae
+from latentspin.checkpoints import Stopped
 from latentspin.physics import Hamiltonian
 from latentspin.vae import (VAE, PeriodicConv2d, VAEConfig, decoder_amplitude, kl_divergence, kl_per_dim,
                             latent_radius, load_model, reconstruction_loss, save_model)
@@ -193,7 +194,7 @@ def make_data(n, L, seed):
     return torch.stack(out)
 
 
-def run(tmp_path, name, epochs, interrupt_after=None, lr=1e-3):
+def run(tmp_path, name, epochs, interrupt_after=None, lr=1e-3, checkpoint_seconds=300.0):
     torch.manual_seed(0)
     model = VAE(VAEConfig(L=32, **SMALL))
     tcfg = train.TrainConfig(beta=0.01, epochs=epochs, batch_size=8, lr=lr, seed=3)
@@ -205,7 +206,7 @@ def run(tmp_path, name, epochs, interrupt_after=None, lr=1e-3):
 
     fingerprint = {"lr": lr}
     return model, lambda: train.fit(model, x, v, tcfg, tmp_path / f"{name}.pt", fingerprint, progress=False,
-                                    on_epoch_end=stop)
+                                    on_epoch_end=stop, checkpoint_seconds=checkpoint_seconds)
 
 
 def test_interrupted_and_resumed_training_ends_with_the_same_weights(tmp_path):
@@ -222,6 +223,117 @@ def test_interrupted_and_resumed_training_ends_with_the_same_weights(tmp_path):
     for (name, a), (_, b) in zip(full.state_dict().items(), resumed.state_dict().items()):
         assert torch.equal(a, b), name
     np.testing.assert_array_equal(resumed_history["train_loss"], history["train_loss"])
+
+
+def _loss_calls(monkeypatch, at: int, action):
+    """Wrap the training's reconstruction loss (once per batch and once per validation batch:
+    here 3 + 1 calls an epoch) so that its call number `at` runs `action` first."""
+    calls, loss = [], train.reconstruction_loss
+
+    def counted(*args):
+        calls.append(1)
+        if len(calls) == at:
+            action()
+        return loss(*args)
+
+    monkeypatch.setattr(train, "reconstruction_loss", counted)
+    return calls
+
+
+def _assert_same_training(a, b, history_a, history_b):
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(x, y), name
+    for column in ("epoch", "train_rc", "train_kl", "train_loss", "valid_rc", "valid_kl"):
+        np.testing.assert_array_equal(history_a[column], history_b[column], err_msg=column)
+
+
+def test_training_sent_sigterm_mid_epoch_saves_that_batch_and_resumes_bitwise(tmp_path, monkeypatch):
+    """SIGTERM (a time limit, scancel) during batch 2 of epoch 2, with no save due (the interval
+    is an hour): that batch finishes, the run's state after it is saved, the training stops, and
+    the rerun ends with the weights and losses of an uninterrupted run; the caller's signal
+    handlers are back."""
+    import os
+    import signal
+
+    full, go = run(tmp_path, "full", 4)
+    history = go()
+    calls = _loss_calls(monkeypatch, 6, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    _, go = run(tmp_path, "cut", 4, checkpoint_seconds=3600)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Stopped) as stopped:
+        go()
+    monkeypatch.undo()
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert len(calls) == 6 and stopped.value.where == "batch 2 of epoch 2"
+    saved = torch.load(tmp_path / "cut.pt", weights_only=True)
+    assert (saved["epoch"], saved["batch"], len(saved["history"])) == (1, 2, 1)
+    resumed, go = run(tmp_path, "cut", 4)  # a fresh process would start like this
+    _assert_same_training(full, resumed, history, go())
+
+
+def test_training_killed_mid_epoch_resumes_from_its_last_timed_save(tmp_path, monkeypatch):
+    """Saved after every batch (interval 0), killed without warning inside batch 2 of epoch 2: the
+    rerun goes on from batch 1 of that epoch and still ends as an uninterrupted run."""
+    full, go = run(tmp_path, "full", 3)
+    history = go()
+
+    def kill():
+        raise KeyboardInterrupt  # mid-batch: nothing of this batch is saved
+
+    _loss_calls(monkeypatch, 6, kill)
+    _, go = run(tmp_path, "cut", 3, checkpoint_seconds=0)
+    with pytest.raises(KeyboardInterrupt):
+        go()
+    monkeypatch.undo()
+    saved = torch.load(tmp_path / "cut.pt", weights_only=True)
+    assert (saved["epoch"], saved["batch"]) == (1, 1)
+    assert torch.equal(torch.sort(saved["perm"]).values, torch.arange(24))  # the epoch's permutation
+    resumed, go = run(tmp_path, "cut", 3)
+    _assert_same_training(full, resumed, history, go())
+
+
+def test_the_train_command_stops_on_sigterm_and_its_rerun_finishes_the_model(tmp_path, monkeypatch, capsys,
+                                                                              paper_config):
+    """Through the CLI a Snakemake job runs: a bad interval stops it before the data are read,
+    naming the flag; SIGTERM ends it with a message naming the checkpoint and no model; the rerun
+    writes the model an uninterrupted job writes and removes the checkpoint."""
+    import os
+    import signal
+
+    import xarray as xr
+
+    from latentspin import cli
+    from latentspin import config as cfg
+    from latentspin.data import write_zarr
+
+    for name, (n, seed) in {"train": (24, 0), "valid": (8, 1)}.items():
+        spins = make_data(n, 32, seed).numpy()
+        write_zarr(xr.Dataset({"spins": (("sample", "component", "y", "x"), spins)}, attrs={"L": 32, "seed": seed}),
+                   tmp_path / f"{name}.zarr")
+    config = cfg.merge(paper_config, {"lattice": {"L": 32}, "vae": {
+        "architecture": SMALL, "training": {"epochs": 3, "batch_size": 8}}})
+
+    def argv(out):
+        return ["train-vae", "--config", cfg.section_json(config, cfg.TRAIN_SECTIONS), "--beta", "0.01",
+                "--train", str(tmp_path / "train.zarr"), "--valid", str(tmp_path / "valid.zarr"),
+                "--out-dir", str(tmp_path / out), "--device", "cpu", "--threads", "1"]
+
+    assert cli.main(argv("cut") + ["--checkpoint-seconds", "-1"]) == 2
+    assert "--checkpoint-seconds must be a number of seconds >= 0, got '-1'" in capsys.readouterr().err
+    assert not (tmp_path / "cut").exists()
+
+    assert cli.main(argv("full")) in (0, None)
+    _loss_calls(monkeypatch, 6, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    with pytest.raises(SystemExit, match=r"training stopped after batch 2 of epoch 2, its state saved in .*"
+                                         r"checkpoint.pt; rerun to resume it"):
+        cli.main(argv("cut"))
+    monkeypatch.undo()
+    assert not (tmp_path / "cut" / "model.pt").exists() and (tmp_path / "cut" / "checkpoint.pt").exists()
+    assert cli.main(argv("cut")) in (0, None)
+    assert not (tmp_path / "cut" / "checkpoint.pt").exists()
+    full, cut = load_model(tmp_path / "full" / "model.pt"), load_model(tmp_path / "cut" / "model.pt")
+    for (name, x), (_, y) in zip(full.state_dict().items(), cut.state_dict().items()):
+        assert torch.equal(x, y), name
 
 
 def test_a_checkpoint_of_another_run_is_not_resumed(tmp_path):

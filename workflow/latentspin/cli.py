@@ -78,11 +78,45 @@ def cmd_plot_samples(args):
 # --- VAE -------------------------------------------------------------------------------------
 
 
+CHECKPOINT_SECONDS_VARIABLE = "LATENTSPIN_CHECKPOINT_SECONDS"
+
+
+def _checkpoint_seconds(args) -> dict:
+    """--checkpoint-seconds, else the environment variable (which a Snakemake profile or a
+    time-limited session can set without changing the rule's parameters), else the default."""
+    value, source = args.checkpoint_seconds, "--checkpoint-seconds"
+    if value is None and os.environ.get(CHECKPOINT_SECONDS_VARIABLE, "").strip():
+        value, source = os.environ[CHECKPOINT_SECONDS_VARIABLE], CHECKPOINT_SECONDS_VARIABLE
+    if value is None:
+        return {}
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds >= 0:
+        raise cfg.ConfigError(f"{source} must be a number of seconds >= 0, got {value!r}")
+    return {"checkpoint_seconds": seconds}
+
+
+def _checkpoint_argument(q, what: str):
+    q.add_argument("--checkpoint-seconds", default=None, metavar="S",
+                   help=f"save the {what}'s state in OUT_DIR/checkpoint.pt every S seconds (default: "
+                        f"${CHECKPOINT_SECONDS_VARIABLE}, else 300) and on SIGTERM or SIGINT, and resume from it "
+                        "on a rerun; removed when the outputs are written")
+
+
 def cmd_train_vae(args):
+    from .checkpoints import Stopped
     from .train import train_beta
 
     config = cfg.load(args.config, cfg.TRAIN_SECTIONS)
-    train_beta(config, args.beta, args.train, args.valid, args.out_dir, device=args.device, threads=args.threads)
+    checkpoint_seconds = _checkpoint_seconds(args)
+    try:
+        train_beta(config, args.beta, args.train, args.valid, args.out_dir, device=args.device,
+                   threads=args.threads, **checkpoint_seconds)
+    except Stopped as e:  # no outputs: the job failed, and its rerun resumes from the checkpoint
+        raise SystemExit(f"latentspin: training {e} in {Path(args.out_dir) / 'checkpoint.pt'}; "
+                         "rerun to resume it") from None
 
 
 def cmd_vae_report(args):
@@ -143,26 +177,6 @@ def cmd_plot_vae(args):
 
 
 # --- exploration -----------------------------------------------------------------------------
-
-
-CHECKPOINT_SECONDS_VARIABLE = "LATENTSPIN_CHECKPOINT_SECONDS"
-
-
-def _checkpoint_seconds(args) -> dict:
-    """--checkpoint-seconds, else the environment variable (which a Snakemake profile or a
-    time-limited session can set without changing the rule's parameters), else the default."""
-    value, source = args.checkpoint_seconds, "--checkpoint-seconds"
-    if value is None and os.environ.get(CHECKPOINT_SECONDS_VARIABLE, "").strip():
-        value, source = os.environ[CHECKPOINT_SECONDS_VARIABLE], CHECKPOINT_SECONDS_VARIABLE
-    if value is None:
-        return {}
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = float("nan")
-    if not seconds >= 0:
-        raise cfg.ConfigError(f"{source} must be a number of seconds >= 0, got {value!r}")
-    return {"checkpoint_seconds": seconds}
 
 
 def cmd_explore(args):
@@ -411,6 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--train", required=True, help="training split (Zarr)")
     q.add_argument("--valid", required=True, help="validation split (Zarr)")
     q.add_argument("--out-dir", required=True, help="writes model.pt, history.csv (and checkpoint.pt while running)")
+    _checkpoint_argument(q, "training")
     device_and_threads(q)
 
     q = command("vae-report", cmd_vae_report,
@@ -436,10 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--objective", required=True, choices=cfg.OBJECTIVES)
     q.add_argument("--model", required=True, help="a model.pt of train-vae")
     q.add_argument("--out-dir", required=True, help="writes trajectory.zarr and summary.json")
-    q.add_argument("--checkpoint-seconds", default=None, metavar="S",
-                   help="save the search's state in OUT_DIR/checkpoint.pt every S seconds (default: "
-                        f"${CHECKPOINT_SECONDS_VARIABLE}, else 300), and resume from it on a rerun; removed "
-                        "when the outputs are written")
+    _checkpoint_argument(q, "search")
     device_and_threads(q)
 
     q = command("explore-metrics", cmd_explore_metrics, "collect the summaries of explored pairs into one table")

@@ -12,6 +12,9 @@ is a metastable state of the physics, not an artefact of the decoder.
 Checkpoints: given a checkpoint file, a search saves its state there every CHECKPOINT_SECONDS, and
 a rerun of the same search (same settings, model and device type: its fingerprint) goes on from
 the last one and ends bitwise where an uninterrupted run would; a different search ignores it.
+SIGTERM or SIGINT saves the current iteration and stops the search (:mod:`latentspin.checkpoints`);
+one that arrives after its last iteration, while its probes and level samples are decoded
+(seconds), lets the job finish.
 
 The decoder check: the output amplitude of every decoded state (the mean length of the decoder's
 output before its L2 normalization, :func:`latentspin.vae.decoder_amplitude`), beside that of
@@ -29,12 +32,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import signal
 import sys
-import threading
 import time
 from collections.abc import Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +44,7 @@ import xarray as xr
 from tqdm import tqdm
 
 from . import explore, objectives, physics
+from .checkpoints import CHECKPOINT_SECONDS, stop_on_signals
 from .config import ALGORITHMS, explore_sections, subset
 from .outputs import derive_seed, save_torch
 from .physics import Hamiltonian
@@ -221,8 +222,6 @@ def relax_states(x: torch.Tensor, ham: Hamiltonian, sweeps: int, device: torch.d
     return torch.from_numpy(relax(x.numpy(), ham, sweeps, threads=threads))
 
 
-# Seconds between checkpoints of a running search: what a job stopped by a time limit loses at most
-CHECKPOINT_SECONDS = 300.0
 
 
 def search_fingerprint(config: Mapping, algorithm: str, objective_name: str, model: VAE,
@@ -258,36 +257,6 @@ def _load_checkpoint(path: Path, fingerprint: dict, device: torch.device) -> tup
     return state, float(saved["seconds"])
 
 
-# Signals after which a search with a checkpoint file saves at the end of its current iteration
-# and stops (SLURM's time limit and scancel send SIGTERM, Ctrl-C and `timeout -s INT` SIGINT); a
-# second one acts as it would have without this. One that arrives after the search's last
-# iteration, while its probes and level samples are decoded (seconds), lets the job finish.
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-
-@contextmanager
-def _stop_on_signals(checkpoint: explore.Checkpoint | None):
-    if checkpoint is None or threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread
-        return
-    # None: a handler not set from Python, which cannot be set back; the default stands in for it
-    previous = {sig: signal.getsignal(sig) or signal.SIG_DFL for sig in STOP_SIGNALS}
-
-    def handler(signum, frame):
-        tqdm.write(f"{signal.Signals(signum).name}: stopping after this iteration, its state saved", file=sys.stderr)
-        checkpoint.request_stop()
-        for sig, action in previous.items():  # a second signal is not held back
-            signal.signal(sig, action)
-
-    for sig in STOP_SIGNALS:
-        signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig, action in previous.items():
-            signal.signal(sig, action)
-
-
 def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *, device: torch.device,
              threads: int | None = None, progress: bool = True, checkpoint: str | Path | None = None,
              checkpoint_seconds: float = CHECKPOINT_SECONDS) -> tuple[xr.Dataset, dict]:
@@ -320,7 +289,7 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
                    generator=torch.Generator(device=device).manual_seed(seed), device=device, progress=progress,
                    ham=ham, nodal_threshold=ex["nodal_threshold"],
                    checkpoint=explore.Checkpoint(save if checkpoint else None, checkpoint_seconds, resume))
-    with _stop_on_signals(ctx.checkpoint if checkpoint else None):
+    with stop_on_signals(ctx.checkpoint, "iteration"):
         out, initial_codes, final_codes, data_vars, coords = RUNNERS[algorithm](ctx)
     seconds = seconds_before + time.perf_counter() - start  # the search's, over every run that made it
 

@@ -13,13 +13,14 @@ time since its last checkpoint.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
 from tqdm import tqdm
 
+from . import checkpoints
+from .checkpoints import Stopped
 from .objectives import Objective
 from .vae import decode_in_batches, kl_divergence
 
@@ -30,48 +31,22 @@ def _bar(total, desc, progress, initial=0):
     return tqdm(total=total, initial=initial, desc=desc, unit="it", disable=not progress, mininterval=5.0)
 
 
-class SearchStopped(Exception):
+class SearchStopped(Stopped):
     """A search asked to stop (:meth:`Checkpoint.request_stop`) saved its state and stopped."""
 
     def __init__(self, iteration: int):
-        super().__init__(f"stopped after iteration {iteration}, its state saved")
+        super().__init__(f"iteration {iteration}")
         self.iteration = iteration
 
 
-class Checkpoint:
-    """Where an explorer's state goes and where it comes back from.
+class Checkpoint(checkpoints.Checkpoint):
+    """Where an explorer's state goes and where it comes back from (:class:`latentspin.checkpoints.
+    Checkpoint`, a step being an iteration or a generation). The last iteration is never saved: a
+    search that has finished is written by its caller, not resumed. A stopped search raises
+    :class:`SearchStopped`."""
 
-    `state`: what a previous run of the same search saved (None: start afresh). `save`: called with
-    the explorer's whole state (tensors, plain numbers and lists, an optimizer's state dict) after an
-    iteration, at most once every `every` seconds (0: after every iteration); it must copy or write
-    what it keeps, since the explorer goes on changing its tensors. The last iteration is never
-    saved: a search that has finished is written by its caller, not resumed. After
-    :meth:`request_stop` (e.g. from a signal handler) the next iteration's end saves and raises
-    :class:`SearchStopped`: a whole iteration's state, never a half-updated one.
-    """
-
-    def __init__(self, save: Callable[[dict], object] | None = None, every: float = 300.0,
-                 state: dict | None = None):
-        if every < 0:
-            raise ValueError(f"checkpoint interval must be >= 0 seconds, got {every}")
-        self.save, self.every, self.state = save, every, state
-        self.stop_requested = False
-        self._last = time.monotonic()
-
-    def request_stop(self):
-        self.stop_requested = True
-
-    def __call__(self, state: Callable[[], dict]):
-        """Save `state()` if `every` seconds have passed since the last save (or the start), or a
-        stop was requested; then stop if it was."""
-        if self.save is None:
-            return
-        if self.stop_requested or time.monotonic() - self._last >= self.every:
-            saved = state()
-            self.save(saved)
-            self._last = time.monotonic()
-            if self.stop_requested:
-                raise SearchStopped(saved.get("iteration", saved.get("generation")))
+    def stopped(self, saved: dict) -> Exception:
+        return SearchStopped(saved.get("iteration", saved.get("generation")))
 
 
 def _resume(checkpoint: Checkpoint | None) -> dict | None:
