@@ -150,11 +150,17 @@ def fit(model: VAE, train_x: torch.Tensor, valid_x: torch.Tensor, tcfg: TrainCon
                 "perm": perm, "sums": sums, "seconds": seconds}
 
     ck = Checkpoint(lambda saved: save_torch(saved, checkpoint), checkpoint_seconds, where=_where)
-    bar = tqdm(total=tcfg.epochs, initial=start, desc=f"train β={tcfg.beta:g}", unit="epoch", disable=not progress)
+    # counted in batches, so that a long epoch (15–20 minutes at paper scale on a CPU) shows its
+    # rate and the time left within minutes; refreshed at most every 5 s, so a log stays small
+    done = start * len(batches) + (resume["batch"] if resume is not None else 0)
+    bar = tqdm(total=tcfg.epochs * len(batches), initial=done, desc=f"train β={tcfg.beta:g}", unit="batch",
+               disable=not progress, mininterval=5.0)
     with stop_on_signals(ck, "batch"):
         for epoch in range(start, tcfg.epochs):
             t0 = time.perf_counter()
             model.train()
+            last = {f"valid_{k}": f"{history[-1][f'valid_{k}']:.4g}" for k in ("rc", "kl")} if history else {}
+            bar.set_postfix(epoch=f"{epoch + 1}/{tcfg.epochs}", **last)  # and the last epoch's validation
             if resume is not None and epoch == start:  # the epoch's permutation and sums so far
                 perm, first = resume["perm"].to(device), resume["batch"]
                 sums, t0 = resume["sums"].to(device), t0 - resume["seconds"]
@@ -174,6 +180,7 @@ def fit(model: VAE, train_x: torch.Tensor, valid_x: torch.Tensor, tcfg: TrainCon
                 loss.backward()
                 optimizer.step()
                 sums += torch.stack([rc.detach(), kl.detach()]).double() * len(x)
+                bar.update(1)
                 if b + 1 < len(batches):  # the epoch's end is saved below, with its history row
                     ck(lambda: state(epoch, b + 1, perm, sums, time.perf_counter() - t0))
             rc_sum, kl_sum = sums.tolist()
@@ -182,8 +189,6 @@ def fit(model: VAE, train_x: torch.Tensor, valid_x: torch.Tensor, tcfg: TrainCon
                    "train_loss": (rc_sum + tcfg.beta * kl_sum) / n, "valid_rc": valid["rc"],
                    "valid_kl": valid["kl"], "seconds": time.perf_counter() - t0}
             history.append(row)
-            bar.update(1)
-            bar.set_postfix(rc=f"{row['valid_rc']:.4f}", kl=f"{row['valid_kl']:.1f}")
             if epoch + 1 < tcfg.epochs:  # a finished run is written by its caller, not resumed
                 ck(lambda: state(epoch + 1, 0, None, None, 0.0), due=True)
             if on_epoch_end is not None:
