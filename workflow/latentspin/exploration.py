@@ -222,8 +222,6 @@ def relax_states(x: torch.Tensor, ham: Hamiltonian, sweeps: int, device: torch.d
     return torch.from_numpy(relax(x.numpy(), ham, sweeps, threads=threads))
 
 
-
-
 def search_fingerprint(config: Mapping, algorithm: str, objective_name: str, model: VAE,
                        device: torch.device) -> dict:
     """What defines a search, for its checkpoint: the settings it depends on, the pair, the model's
