@@ -390,6 +390,29 @@ def test_periodic_pad_wraps_like_a_torus(p):
         ph.periodic_pad(x, 6)
 
 
+@pytest.mark.parametrize("p", [1, 2, 5])
+def test_periodic_pad_gradient_adds_each_padded_site_to_the_site_it_copies(p):
+    """The hand-written backward is the adjoint of the wrap: torch's circular padding's gradient,
+    the numerical one (gradcheck), and a padded map of ones gives each site 1 plus the number of
+    padded copies of it (corners of the torus counted in both directions); channels-last stays."""
+    x = torch.randn(2, 3, 5, 6, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(2, 3, 5 + 2 * p, 6 + 2 * p, dtype=torch.float64)
+    padded = ph.periodic_pad(x, p)
+    assert type(padded.grad_fn).__name__ == "_PeriodicPadBackward"  # the fast backward, not autograd's
+    ours, = torch.autograd.grad(padded, x, g)
+    theirs, = torch.autograd.grad(torch.nn.functional.pad(x, (p, p, p, p), mode="circular"), x, g)
+    torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda x: ph.periodic_pad(x, p), x)
+    ones, = torch.autograd.grad(ph.periodic_pad(x, p).sum(), x)
+    copies_y = 1 + sum((torch.arange(5) - k) % 5 == 0 for k in list(range(-p, 0)) + list(range(5, 5 + p)))
+    copies_x = 1 + sum((torch.arange(6) - k) % 6 == 0 for k in list(range(-p, 0)) + list(range(6, 6 + p)))
+    torch.testing.assert_close(ones, (copies_y[:, None] * copies_x[None, :]).double().expand_as(x))
+    x_cl = x.detach().contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    g_cl, = torch.autograd.grad(ph.periodic_pad(x_cl, p), x_cl, g.contiguous(memory_format=torch.channels_last))
+    assert g_cl.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(g_cl, theirs, rtol=0, atol=1e-12)
+
+
 def test_unit_vectors_and_lengths():
     """Unit length along the component axis, directions kept, a zero vector stays zero (as in
     torch.nn.functional.normalize), and the lengths are the Euclidean ones: (3, 4, 0) has length 5."""
