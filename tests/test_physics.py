@@ -388,6 +388,11 @@ def test_periodic_pad_wraps_like_a_torus(p):
     assert padded[0, 0, 0] == x[0, -p, -p]
     with pytest.raises(ValueError, match="periodic padding of 6 sites"):
         ph.periodic_pad(x, 6)
+    # a channels-last feature map (the VAE's layout) comes back channels-last, with the same values
+    maps = torch.randn(2, 4, 5, 6).contiguous(memory_format=torch.channels_last)
+    padded = ph.periodic_pad(maps, p)
+    assert padded.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(padded, torch.nn.functional.pad(maps, (p, p, p, p), mode="circular"), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("p", [1, 2, 5])
