@@ -56,8 +56,8 @@ def _wrap_by_concatenation(x: Tensor, p: int) -> Tensor:
 
 def _wrap(x: Tensor, p: int) -> Tensor:
     """The padded map written once into a new tensor (in x's layout, channels-last included): half
-    the time of the two concatenations, which each write a whole map (not differentiable: see
-    :class:`_PeriodicPad`)."""
+    the time of the two concatenations, which each write a whole map. Autograd would differentiate
+    its slice assignments as slowly as the concatenations: :class:`_PeriodicPad` does it instead."""
     cl = x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
     out = torch.empty((*x.shape[:-2], x.shape[-2] + 2 * p, x.shape[-1] + 2 * p), dtype=x.dtype, device=x.device,
                       memory_format=torch.channels_last if cl else torch.contiguous_format)
