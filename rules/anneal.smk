@@ -59,7 +59,8 @@ rule summarize_split:
 
 rule data_figure:
     input:
-        "results/data/train.zarr",
+        train="results/data/train.zarr",
+        code=figure_code("data_samples", ["style.py", "inputs.py"]),
     output:
         **figure_outputs("data_samples", "data_samples", "Data"),
     log:
@@ -70,4 +71,4 @@ rule data_figure:
         ENV
     threads: 1
     shell:
-        "python -m latentspin plot-samples {input} --out {output.png} {output.pdf} --n 12 2> {log}"
+        "python -m latentspin plot-samples {input.train} --out {output.png} {output.pdf} --n 12 2> {log}"

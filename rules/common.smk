@@ -13,7 +13,7 @@ sys.path.insert(0, PACKAGE_DIR)
 # (braces doubled twice: by the f-string, then by Snakemake, which formats the prefix)
 shell.prefix(f'export PYTHONPATH="{PACKAGE_DIR}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; ')
 
-from latentspin.config import (  # noqa: E402
+from latentspin.core.config import (  # noqa: E402
     ALGORITHMS,
     ANNEAL_SECTIONS,
     CLAIMS_SECTIONS,
@@ -59,6 +59,17 @@ def figure_outputs(name, caption, category):
         ),
         "pdf": f"results/figures/{name}.pdf",
     }
+
+
+FIGURE_CODE = Path(PACKAGE_DIR) / "latentspin" / "figures"
+# the modules every figure is drawn with; a figure's own module comes first
+SHARED_FIGURE_CODE = ["style.py", "panels.py", "inputs.py", "job.py"]
+
+
+def figure_code(module, shared=SHARED_FIGURE_CODE):
+    """The code that draws a figure, as inputs of its rule: editing it redraws that figure, and
+    editing a shared module every figure that uses it (no -R needed)."""
+    return [str(FIGURE_CODE / name) for name in [f"{module}.py", *shared]]
 
 
 def trajectory(algorithm, objective):

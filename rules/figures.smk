@@ -24,6 +24,7 @@ rule figure_1:
     input:
         train="results/data/train.zarr",
         model=f"results/vae/beta{CHOSEN_BETA}/model.pt",
+        code=figure_code("fig1"),
     output:
         **figure_outputs("fig1", "fig1", "Paper figures"),
     log:
@@ -44,6 +45,7 @@ rule figure_3:
     input:
         train="results/data/train.zarr",
         run=trajectory("single_code", "energy"),
+        code=figure_code("fig3"),
     output:
         **figure_outputs("fig3", "fig3", "Paper figures"),
     log:
@@ -63,6 +65,7 @@ rule figure_3:
 rule figure_4:
     input:
         [trajectory(a, o) for a, o in GENETIC_FIG4],
+        code=figure_code("fig4"),
     output:
         **figure_outputs("fig4", "fig4", "Paper figures"),
     log:
@@ -84,6 +87,7 @@ rule figure_5:
     input:
         "results/data/train.zarr",
         [trajectory(a, o) for a, o in STOCHASTIC_FIG5],
+        code=figure_code("fig5"),
     output:
         **figure_outputs("fig5", "fig5", "Paper figures"),
     log:
@@ -104,6 +108,7 @@ rule figure_5:
 rule figure_convergence:
     input:
         [trajectory(a, o) for a, o in PAIRS],
+        code=figure_code("convergence"),
     output:
         **figure_outputs("convergence", "convergence", "Beyond the paper"),
     log:
@@ -124,6 +129,7 @@ rule figure_convergence:
 rule figure_paths:
     input:
         [trajectory(a, o) for a, o in SEARCHES],
+        code=figure_code("paths"),
     output:
         **figure_outputs("paths", "paths", "Beyond the paper"),
     log:
@@ -144,6 +150,7 @@ rule figure_paths:
 rule figure_levels:
     input:
         [trajectory(a, o) for a, o in LEVELS],
+        code=figure_code("levels"),
     output:
         **figure_outputs("levels", "levels", "Beyond the paper"),
     log:
@@ -163,7 +170,8 @@ rule figure_levels:
 
 rule figure_relaxation:
     input:
-        "results/explore/metrics.csv",
+        metrics="results/explore/metrics.csv",
+        code=figure_code("relaxation"),
     output:
         **figure_outputs("relaxation", "relaxation", "Beyond the paper"),
     log:
@@ -176,7 +184,7 @@ rule figure_relaxation:
     params:
         config=section_json(config, FIGURE_SECTIONS),
     shell:
-        "python -m latentspin figure relaxation --config {params.config:q} --metrics {input}"
+        "python -m latentspin figure relaxation --config {params.config:q} --metrics {input.metrics}"
         " --out {output.png} --out {output.pdf} 2> {log}"
 
 
@@ -185,6 +193,7 @@ rule claims:
         train="results/data/train.zarr",
         vae="results/vae/diagnostics.csv",
         runs=[trajectory(a, o) for a, o in PAIRS],
+        code=figure_code("claims", ["inputs.py"]),
     output:
         report(
             "results/claims.csv",

@@ -32,6 +32,7 @@ rule vae_report:
         models=expand("results/vae/beta{beta}/model.pt", beta=BETAS),
         histories=expand("results/vae/beta{beta}/history.csv", beta=BETAS),
         valid="results/data/valid.zarr",
+        code=figure_code("vae", ["style.py", "inputs.py"]),
     output:
         json="results/vae/diagnostics.json",
         table="results/vae/diagnostics.csv",
@@ -66,6 +67,7 @@ rule vae_figures:
     input:
         model=f"results/vae/beta{CHOSEN_BETA}/model.pt",
         valid="results/data/valid.zarr",
+        code=figure_code("vae", ["style.py", "inputs.py"]),
     output:
         reconstruction=report(
             "results/figures/vae_reconstruction.png",

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from latentspin import config as cfg
+from latentspin.core import config as cfg
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,8 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
-from latentspin.claims import CLAIMS, NOT_RUN, Inputs, claims_table
+from latentspin.figures.claims import CLAIMS, NOT_RUN, Inputs, claims_table
 
 CRITERIA = yaml.safe_load((__import__("pathlib").Path(__file__).parents[1] / "config.yaml").read_text())["claims"]
 GS = -2.04436

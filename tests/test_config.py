@@ -6,8 +6,7 @@ import sys
 
 import pytest
 import yaml
-
-from latentspin import config as cfg
+from latentspin.core import config as cfg
 
 BAD = {
     "L not a multiple of 16": ({"lattice": {"L": 40}}, "lattice.L"),
@@ -165,8 +164,8 @@ def test_every_objective_is_known_to_the_schema_the_config_and_the_builder(root,
     """An objective is named in four places (README, "Your own objective"): config.OBJECTIVES,
     the schema's objective list, the genetic algorithm's pressures (schema and config.yaml), and
     objectives.build. They must agree, or a new objective fails late in a run."""
-    from latentspin import objectives
-    from latentspin.physics import Hamiltonian
+    from latentspin.explore import objectives
+    from latentspin.physics.hamiltonian import Hamiltonian
 
     schema = yaml.safe_load((root / "workflow/schemas/config.schema.yaml").read_text())
     assert tuple(schema["$defs"]["objective_list"]["items"]["enum"]) == cfg.OBJECTIVES

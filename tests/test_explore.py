@@ -6,11 +6,15 @@ import math
 import numpy as np
 import pytest
 import torch
+from latentspin.anneal import driver
+from latentspin.anneal.schedule import Schedule
+from latentspin.core import config as cfg
+from latentspin.core.seeds import sample_keys
+from latentspin.explore import algorithms, objectives, search
+from latentspin.physics import observables, textures
+from latentspin.physics.hamiltonian import Hamiltonian
+from latentspin.vae.model import VAE, VAEConfig
 from scipy import stats
-
-from latentspin import config as cfg, explore, exploration, montecarlo, objectives, physics, textures
-from latentspin.physics import Hamiltonian
-from latentspin.vae import VAE, VAEConfig
 
 HAM = Hamiltonian()
 SETTINGS = {"C": {"a": [1, 0]}, "C_BC": {"boundary": {"radius": 0.3, "width": 2.0, "direction": [0, 0, 1]}}}
@@ -93,25 +97,25 @@ def test_gradients_through_the_decoder_are_finite_and_nonzero(name):
 def test_roulette_selection_frequencies():
     """Parents are drawn with p_i ∝ 1 + (s-1)(f_i - f_worst)/(f_best - f_worst): chi-square test."""
     f = torch.tensor([-3.0, -1.0, 0.0, 2.0, 5.0, 5.0])
-    p = explore.roulette_probabilities(f, 8.0)
+    p = algorithms.roulette_probabilities(f, 8.0)
     assert p[4] / p[0] == pytest.approx(8.0) and p.sum().item() == pytest.approx(1.0)
     g = torch.Generator().manual_seed(1)
     n = 100_000
-    idx = explore.select_parents(p.float(), n, g)
+    idx = algorithms.select_parents(p.float(), n, g)
     counts = torch.bincount(idx.flatten(), minlength=len(f)).numpy()
     assert stats.chisquare(counts, 2 * n * p.numpy()).pvalue > 1e-3
     # a constant fitness gives a uniform wheel; negative fitness works the same
-    torch.testing.assert_close(explore.roulette_probabilities(torch.ones(4), 5.0), torch.full((4,), 0.25,
+    torch.testing.assert_close(algorithms.roulette_probabilities(torch.ones(4), 5.0), torch.full((4,), 0.25,
                                                                                               dtype=torch.float64))
-    torch.testing.assert_close(explore.roulette_probabilities(f - 100, 8.0), p)
+    torch.testing.assert_close(algorithms.roulette_probabilities(f - 100, 8.0), p)
     with pytest.raises(ValueError, match="pressure"):
-        explore.roulette_probabilities(f, 0.0)
+        algorithms.roulette_probabilities(f, 0.0)
 
 
 def test_uniform_crossover_takes_each_gene_from_a_parent_half_and_half():
     g = torch.Generator().manual_seed(2)
     a, b = torch.zeros(200, 100), torch.ones(200, 100)
-    child = explore.uniform_crossover(a, b, g)
+    child = algorithms.uniform_crossover(a, b, g)
     assert ((child == 0) | (child == 1)).all()
     n = child.numel()
     assert abs(child.mean().item() - 0.5) < 5 * math.sqrt(0.25 / n)
@@ -120,7 +124,7 @@ def test_uniform_crossover_takes_each_gene_from_a_parent_half_and_half():
 def test_mutation_replaces_one_percent_of_genes_with_normal_draws():
     g = torch.Generator().manual_seed(3)
     pop = torch.full((1000, 100), 7.0)
-    out = explore.mutate(pop, 0.01, g)
+    out = algorithms.mutate(pop, 0.01, g)
     changed = out != 7.0
     n = pop.numel()
     assert abs(changed.float().mean().item() - 0.01) < 5 * math.sqrt(0.01 * 0.99 / n)
@@ -134,7 +138,7 @@ def test_genetic_algorithm_improves_a_toy_objective():
     g = torch.Generator().manual_seed(4)
     z0 = torch.full((6,), 0.5)
     toy = objectives.Objective("toy", True, lambda x: -((x - z0) ** 2).sum(-1))
-    out = explore.genetic(lambda z: z, toy, torch.randn(50, 6, generator=g), generations=60, pressure=8.0,
+    out = algorithms.genetic(lambda z: z, toy, torch.randn(50, 6, generator=g), generations=60, pressure=8.0,
                           mutation_rate=0.05, generator=g, elitism=1, snapshots=(0, 60))
     best = out["stats"][:, 2]
     assert (torch.diff(best) >= 0).all() and best[-1] > best[0] and best[-1] > -0.2
@@ -148,7 +152,7 @@ def test_stochastic_algorithm_converges_on_a_linear_decoder():
     target = torch.tensor([0.5, -0.3, 0.8, 0.1])
     x0 = target @ A
     toy = objectives.Objective("toy", False, lambda x: ((x - x0) ** 2).sum(-1))
-    out = explore.stochastic(lambda z: z @ A, toy, 4, samples=64, lr=1e-2, generator=torch.Generator().manual_seed(5),
+    out = algorithms.stochastic(lambda z: z @ A, toy, 4, samples=64, lr=1e-2, generator=torch.Generator().manual_seed(5),
                              gamma_every=300, sigma_tol=3e-2, max_iterations=5000)
     assert out["converged"] and out["sigma"].max() < 3e-2
     assert out["sigma_max"][-1] == out["sigma_max"].min()  # σ* ends at its smallest
@@ -161,24 +165,24 @@ def test_single_code_is_independent_per_code():
     torch.manual_seed(1)
     model = VAE(VAEConfig(L=32, **SMALL)).eval()
     z0 = torch.randn(3, 8)
-    together = explore.single_code(model.decoder, objective("energy"), z0, iterations=5, lr=1e-2)
-    alone = explore.single_code(model.decoder, objective("energy"), z0[1:2], iterations=5, lr=1e-2)
+    together = algorithms.single_code(model.decoder, objective("energy"), z0, iterations=5, lr=1e-2)
+    alone = algorithms.single_code(model.decoder, objective("energy"), z0[1:2], iterations=5, lr=1e-2)
     torch.testing.assert_close(together["z_star"][1:2], alone["z_star"], atol=1e-6, rtol=0)
 
 
 @pytest.fixture(scope="module")
 def trained_smoke_model(tmp_path_factory):
     """A small VAE trained briefly on annealed 32x32 labyrinths."""
-    from latentspin import train
+    from latentspin.vae import training
 
     ham = Hamiltonian()
-    schedule = montecarlo.Schedule(sweeps=150, quench_sweeps=30)
-    x = torch.from_numpy(montecarlo.anneal(montecarlo.sample_keys(0, "train", range(96)), 32, ham, schedule))
+    schedule = Schedule(sweeps=150, quench_sweeps=30)
+    x = torch.from_numpy(driver.anneal(sample_keys(0, "train", range(96)), 32, ham, schedule))
     torch.manual_seed(0)
     model = VAE(VAEConfig(L=32, latent_dim=16, encoder_channels=(8, 16, 16, 16), decoder_channels=(16, 16, 8, 3),
                           dense=32))
-    tcfg = train.TrainConfig(beta=1e-3, epochs=8, batch_size=16, lr=3e-3, seed=0)
-    train.fit(model, x[:80], x[80:], tcfg, tmp_path_factory.mktemp("m") / "ck.pt", {}, progress=False)
+    tcfg = training.TrainConfig(beta=1e-3, epochs=8, batch_size=16, lr=3e-3, seed=0)
+    training.fit(model, x[:80], x[80:], tcfg, tmp_path_factory.mktemp("m") / "ck.pt", {}, progress=False)
     model.extra = {"beta": 1e-3}
     return model.eval()
 
@@ -186,7 +190,7 @@ def trained_smoke_model(tmp_path_factory):
 def test_single_code_lowers_the_energy_of_a_trained_model(trained_smoke_model):
     model = trained_smoke_model
     z0 = torch.randn(8, model.cfg.latent_dim, generator=torch.Generator().manual_seed(6))
-    out = explore.single_code(model.decoder, objective("energy"), z0, iterations=40, lr=1e-2, record_every=10)
+    out = algorithms.single_code(model.decoder, objective("energy"), z0, iterations=40, lr=1e-2, record_every=10)
     assert out["cost"][-1].mean() < out["cost"][0].mean()
     assert (out["cost"][-1] <= out["cost"][0] + 1e-4).all()
 
@@ -203,7 +207,7 @@ def test_stochastic_keeps_the_distribution_at_the_end_of_every_gamma_level():
     """γ levels of 5 iterations, stopped at 12: the distributions after iterations 4, 9 and 11 (γ
     1, 0.1, 0.01), the last of them the returned μ*, σ*; each μ* is the traced one of its step."""
     toy = objectives.Objective("toy", False, lambda x: (x**2).sum(-1))
-    out = explore.stochastic(lambda z: 2 * z + 1, toy, 3, samples=4, lr=1e-2,
+    out = algorithms.stochastic(lambda z: 2 * z + 1, toy, 3, samples=4, lr=1e-2,
                              generator=torch.Generator().manual_seed(1), gamma_every=5, sigma_tol=1e-9,
                              max_iterations=12, record_every=1)
     assert out["level_step"].tolist() == [4, 9, 11]
@@ -218,7 +222,7 @@ def test_sample_levels_draws_each_levels_normal_distribution():
     mu = torch.tensor([[0.0, 0.0], [3.0, -1.0]])
     sigma = torch.tensor([[1.0, 1.0], [0.5, 0.0]])
     n = 40_000
-    z = explore.sample_levels(mu, sigma, n, torch.Generator().manual_seed(3))
+    z = algorithms.sample_levels(mu, sigma, n, torch.Generator().manual_seed(3))
     assert z.shape == (2, n, 2)
     torch.testing.assert_close(z[1, :, 1], torch.full((n,), -1.0), rtol=0, atol=0)  # σ* = 0: μ* itself
     for level, dim in ((0, 0), (0, 1), (1, 0)):
@@ -231,14 +235,14 @@ def test_stochastic_runs_record_the_decoded_samples_of_every_level(root, trained
     kept, and the last level's distribution the run's final σ*."""
     config = smoke_config(root)
     s = config["explore"]["stochastic"]
-    ds, _ = exploration.run_pair(config, "stochastic", "Mz", trained_smoke_model, device=torch.device("cpu"),
+    ds, _ = search.run_pair(config, "stochastic", "Mz", trained_smoke_model, device=torch.device("cpu"),
                                  progress=False)
     levels = -(-s["max_iterations"] // s["gamma_every"])
     assert ds["level_W"].shape == (levels, s["level_samples"])
     assert ds["level_step"].values[-1] == s["max_iterations"] - 1
     kept = ds["level_spins"].values
-    assert kept.shape[:2] == (levels, min(s["level_samples"], exploration.LEVEL_STATES))
-    measured = physics.measure(torch.from_numpy(kept.reshape(-1, *kept.shape[2:])), HAM)
+    assert kept.shape[:2] == (levels, min(s["level_samples"], search.LEVEL_STATES))
+    measured = observables.measure(torch.from_numpy(kept.reshape(-1, *kept.shape[2:])), HAM)
     for k in ("Mz", "W", "energy"):
         np.testing.assert_allclose(ds[f"level_{k}"].values[:, : kept.shape[1]].ravel(), measured[k].numpy(),
                                    rtol=0, atol=1e-9, err_msg=k)
@@ -249,7 +253,7 @@ def test_stochastic_runs_record_the_decoded_samples_of_every_level(root, trained
 @pytest.mark.parametrize("algorithm, name", [("single_code", "energy"), ("genetic", "Mz"), ("stochastic", "C_BC")])
 def test_a_fixed_seed_reproduces_every_trajectory(root, trained_smoke_model, algorithm, name):
     config = smoke_config(root)
-    runs = [exploration.run_pair(config, algorithm, name, trained_smoke_model, device=torch.device("cpu"),
+    runs = [search.run_pair(config, algorithm, name, trained_smoke_model, device=torch.device("cpu"),
                                  progress=False) for _ in range(2)]
     (a, sa), (b, sb) = runs
     for var in a.data_vars:
@@ -275,7 +279,7 @@ def _memory_checkpoint(every=0.0):
         torch.save(state, buffer)
         saved.append(buffer.getvalue())
 
-    return explore.Checkpoint(save, every), saved
+    return algorithms.Checkpoint(save, every), saved
 
 
 def _assert_same_run(a: dict, b: dict):
@@ -302,12 +306,12 @@ def test_an_explorer_resumed_from_any_checkpoint_ends_where_an_uninterrupted_run
         g = torch.Generator().manual_seed(seed)
         codes = torch.randn(10, 8, generator=torch.Generator().manual_seed(1))  # the caller's draw
         if algorithm == "single_code":
-            return explore.single_code(decoder, objective("energy"), codes[:4], iterations=iterations, lr=1e-2,
+            return algorithms.single_code(decoder, objective("energy"), codes[:4], iterations=iterations, lr=1e-2,
                                        record_every=3, checkpoint=checkpoint)
         if algorithm == "genetic":
-            return explore.genetic(decoder, objective("W"), codes, generations=iterations, pressure=8.0,
+            return algorithms.genetic(decoder, objective("W"), codes, generations=iterations, pressure=8.0,
                                    mutation_rate=0.05, generator=g, snapshots=(0, 5, iterations), checkpoint=checkpoint)
-        return explore.stochastic(decoder, objective("Mz"), 8, samples=6, lr=1e-2, generator=g, gamma_every=4,
+        return algorithms.stochastic(decoder, objective("Mz"), 8, samples=6, lr=1e-2, generator=g, gamma_every=4,
                                   sigma_tol=1e-9, max_iterations=iterations, record_every=2, checkpoint=checkpoint)
 
     whole = run()
@@ -316,17 +320,17 @@ def test_an_explorer_resumed_from_any_checkpoint_ends_where_an_uninterrupted_run
     assert len(saved) == iterations - 1
     for blob in (saved[0], saved[5], saved[-1]):
         state = torch.load(io.BytesIO(blob), weights_only=True)  # as a checkpoint file is read
-        _assert_same_run(whole, run(explore.Checkpoint(state=state), seed=99))
+        _assert_same_run(whole, run(algorithms.Checkpoint(state=state), seed=99))
 
 
 def test_a_checkpoint_is_saved_at_most_once_per_interval():
     toy = objectives.Objective("toy", False, lambda x: (x**2).sum(-1))
     checkpoint, saved = _memory_checkpoint(every=3600.0)
-    explore.stochastic(lambda z: z, toy, 3, samples=4, lr=1e-2, generator=torch.Generator().manual_seed(0),
+    algorithms.stochastic(lambda z: z, toy, 3, samples=4, lr=1e-2, generator=torch.Generator().manual_seed(0),
                        max_iterations=50, checkpoint=checkpoint)
     assert saved == []  # a run shorter than the interval saves nothing
     with pytest.raises(ValueError, match="-1"):
-        explore.Checkpoint(lambda state: None, every=-1)
+        algorithms.Checkpoint(lambda state: None, every=-1)
 
 
 def test_a_search_stopped_after_a_checkpoint_resumes_from_it(root, trained_smoke_model, monkeypatch, tmp_path,
@@ -337,9 +341,9 @@ def test_a_search_stopped_after_a_checkpoint_resumes_from_it(root, trained_smoke
     config = smoke_config(root)
     cpu = torch.device("cpu")
     model = trained_smoke_model
-    whole, whole_summary = exploration.run_pair(config, "stochastic", "Mz", model, device=cpu, progress=False)
+    whole, whole_summary = search.run_pair(config, "stochastic", "Mz", model, device=cpu, progress=False)
     path = tmp_path / "checkpoint.pt"
-    save, saved_at = exploration.save_torch, []
+    save, saved_at = search.save_torch, []
 
     def save_then_stop(payload, p):
         save(payload, p)
@@ -347,14 +351,14 @@ def test_a_search_stopped_after_a_checkpoint_resumes_from_it(root, trained_smoke
         if len(saved_at) == 3:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(exploration, "save_torch", save_then_stop)
+    monkeypatch.setattr(search, "save_torch", save_then_stop)
     with pytest.raises(KeyboardInterrupt):
-        exploration.run_pair(config, "stochastic", "Mz", model, device=cpu, progress=False, checkpoint=path,
+        search.run_pair(config, "stochastic", "Mz", model, device=cpu, progress=False, checkpoint=path,
                              checkpoint_seconds=0)
     monkeypatch.undo()
     assert saved_at == [1, 2, 3] and path.exists()
     capsys.readouterr()
-    resumed, summary = exploration.run_pair(config, "stochastic", "Mz", model, device=cpu, progress=False,
+    resumed, summary = search.run_pair(config, "stochastic", "Mz", model, device=cpu, progress=False,
                                             checkpoint=path)
     assert f"resuming from {path} after 3 iterations" in capsys.readouterr().err
     for var in whole.data_vars:
@@ -363,10 +367,10 @@ def test_a_search_stopped_after_a_checkpoint_resumes_from_it(root, trained_smoke
         assert summary[key] == whole_summary[key], key
 
     other = cfg.merge(config, {"seed": config["seed"] + 1})
-    exploration.run_pair(other, "stochastic", "Mz", model, device=cpu, progress=False, checkpoint=path)
+    search.run_pair(other, "stochastic", "Mz", model, device=cpu, progress=False, checkpoint=path)
     assert f"ignoring {path}: it belongs to a different search" in capsys.readouterr().err
     path.write_bytes(b"not a checkpoint")
-    exploration.run_pair(config, "stochastic", "Mz", model, device=cpu, progress=False, checkpoint=path)
+    search.run_pair(config, "stochastic", "Mz", model, device=cpu, progress=False, checkpoint=path)
     assert f"ignoring {path}: it cannot be read" in capsys.readouterr().err
 
 
@@ -379,9 +383,9 @@ def test_a_search_sent_sigterm_saves_its_iteration_and_stops(root, trained_smoke
 
     config = smoke_config(root, stochastic={"max_iterations": 200, "gamma_every": 50, "level_samples": 2})
     cpu = torch.device("cpu")
-    whole, _ = exploration.run_pair(config, "stochastic", "Mz", trained_smoke_model, device=cpu, progress=False)
+    whole, _ = search.run_pair(config, "stochastic", "Mz", trained_smoke_model, device=cpu, progress=False)
     path = tmp_path / "checkpoint.pt"
-    calls, kl = [], explore.kl_divergence
+    calls, kl = [], algorithms.kl_divergence
 
     def kl_then_sigterm(*args):  # the stochastic search's KL term: once per iteration
         calls.append(1)
@@ -389,16 +393,16 @@ def test_a_search_sent_sigterm_saves_its_iteration_and_stops(root, trained_smoke
             os.kill(os.getpid(), signal.SIGTERM)
         return kl(*args)
 
-    monkeypatch.setattr(explore, "kl_divergence", kl_then_sigterm)
+    monkeypatch.setattr(algorithms, "kl_divergence", kl_then_sigterm)
     before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(explore.SearchStopped) as stopped:
-        exploration.run_pair(config, "stochastic", "Mz", trained_smoke_model, device=cpu, progress=False,
+    with pytest.raises(algorithms.SearchStopped) as stopped:
+        search.run_pair(config, "stochastic", "Mz", trained_smoke_model, device=cpu, progress=False,
                              checkpoint=path, checkpoint_seconds=3600)
     monkeypatch.undo()
     assert signal.getsignal(signal.SIGTERM) is before
     assert stopped.value.iteration == 50 == len(calls)
     assert torch.load(path, weights_only=True)["state"]["iteration"] == 50
-    resumed, _ = exploration.run_pair(config, "stochastic", "Mz", trained_smoke_model, device=cpu, progress=False,
+    resumed, _ = search.run_pair(config, "stochastic", "Mz", trained_smoke_model, device=cpu, progress=False,
                                       checkpoint=path)
     for var in whole.data_vars:
         np.testing.assert_array_equal(whole[var].values, resumed[var].values, err_msg=var)
@@ -412,7 +416,7 @@ def test_the_explore_command_checkpoints_as_told_and_removes_the_checkpoint(root
     import json
 
     from latentspin import cli
-    from latentspin.vae import save_model
+    from latentspin.vae.model import save_model
 
     model_path = tmp_path / "model.pt"
     save_model(trained_smoke_model, model_path, extra={"beta": 1e-3})
@@ -420,8 +424,8 @@ def test_the_explore_command_checkpoints_as_told_and_removes_the_checkpoint(root
     out = tmp_path / "genetic" / "W"
     argv = ["explore", "--config", config, "--algorithm", "genetic", "--objective", "W", "--model", str(model_path),
             "--out-dir", str(out), "--device", "cpu", "--threads", "1"]
-    save, saved = exploration.save_torch, []
-    monkeypatch.setattr(exploration, "save_torch", lambda payload, path: (saved.append(path), save(payload, path)))
+    save, saved = search.save_torch, []
+    monkeypatch.setattr(search, "save_torch", lambda payload, path: (saved.append(path), save(payload, path)))
 
     monkeypatch.setenv(cli.CHECKPOINT_SECONDS_VARIABLE, "soon")
     assert cli.main(argv) == 2
@@ -442,23 +446,23 @@ def test_the_decoder_amplitude_of_every_decoded_state_is_recorded(root, trained_
     """The initial and final states' output amplitudes are those of their codes (z and z*), and
     the prior reference is drawn from its own stream: the same for every pair, and the search's
     trajectory is that of a run that never drew it."""
-    from latentspin.vae import decoder_amplitude
+    from latentspin.vae.model import decoder_amplitude
 
     config = smoke_config(root, single_code={"codes": 4, "iterations": 3, "record_every": 1})
     model = trained_smoke_model
-    ds, summary = exploration.run_pair(config, "single_code", "energy", model, device=torch.device("cpu"),
+    ds, summary = search.run_pair(config, "single_code", "energy", model, device=torch.device("cpu"),
                                        progress=False)
     for when, codes in (("initial", "z"), ("final", "z_star")):
         expected = decoder_amplitude(model.decoder, torch.from_numpy(ds[codes].values)).numpy()
         np.testing.assert_array_equal(ds[f"{when}_amplitude"].values, expected)
         assert summary[f"{when}_amplitude"] == pytest.approx(float(expected.mean()))
     assert "relaxed_amplitude" not in ds and "relaxed_amplitude" not in summary  # relaxed states are not decoded
-    _, other = exploration.run_pair(config, "genetic", "W", model, device=torch.device("cpu"), progress=False)
+    _, other = search.run_pair(config, "genetic", "W", model, device=torch.device("cpu"), progress=False)
     assert summary["prior_amplitude"] == other["prior_amplitude"] == ds.attrs["prior_amplitude"] > 0
     s = config["explore"]["single_code"]
     z0 = torch.randn(s["codes"], model.cfg.latent_dim,
                      generator=torch.Generator().manual_seed(summary["seed"]))
-    alone = explore.single_code(model.decoder, objective("energy"), z0, iterations=s["iterations"], lr=s["lr"],
+    alone = algorithms.single_code(model.decoder, objective("energy"), z0, iterations=s["iterations"], lr=s["lr"],
                                 record_every=s["record_every"])
     np.testing.assert_array_equal(ds["z_star"].values, alone["z_star"].numpy())
 
@@ -468,8 +472,8 @@ def test_relaxation_is_the_kernels_zero_temperature_sweep():
     s /= np.linalg.norm(s, axis=1, keepdims=True)
     by_sweeps = s.copy()
     for _ in range(7):
-        montecarlo.sweep(by_sweeps, np.zeros((2, 2), np.uint64), 0.0, 0, HAM)
-    np.testing.assert_array_equal(montecarlo.relax(s, HAM, 7), by_sweeps.astype(np.float32))
+        driver.sweep(by_sweeps, np.zeros((2, 2), np.uint64), 0.0, 0, HAM)
+    np.testing.assert_array_equal(driver.relax(s, HAM, 7), by_sweeps.astype(np.float32))
 
 
 def test_relaxation_runs_either_kernel_with_the_same_result(monkeypatch):
@@ -478,22 +482,22 @@ def test_relaxation_runs_either_kernel_with_the_same_result(monkeypatch):
     s = np.random.default_rng(2).normal(size=(3, 3, 16, 16))
     s /= np.linalg.norm(s, axis=1, keepdims=True)
     x = torch.from_numpy(s.astype(np.float32))
-    small = exploration.relax_states(x, HAM, 9)  # 3 x 256 x 9 updates: torch
-    monkeypatch.setattr(exploration, "TORCH_RELAX_MAX_UPDATES", 0)
-    large = exploration.relax_states(x, HAM, 9)  # numba
+    small = search.relax_states(x, HAM, 9)  # 3 x 256 x 9 updates: torch
+    monkeypatch.setattr(search, "TORCH_RELAX_MAX_UPDATES", 0)
+    large = search.relax_states(x, HAM, 9)  # numba
     assert small.dtype == large.dtype == torch.float32
     np.testing.assert_allclose(small.numpy(), large.numpy(), atol=1e-6)
-    np.testing.assert_array_equal(large.numpy(), montecarlo.relax(x.numpy(), HAM, 9))
+    np.testing.assert_array_equal(large.numpy(), driver.relax(x.numpy(), HAM, 9))
     assert not torch.equal(small, x)  # the sweeps moved the random spins
 
 
 def test_relaxation_keeps_an_exact_spiral_and_lowers_a_noisy_one():
     s = textures.spiral(32, 1, 1, HAM).numpy()[None]
-    np.testing.assert_allclose(montecarlo.relax(s, HAM, 5), s, atol=1e-6)
+    np.testing.assert_allclose(driver.relax(s, HAM, 5), s, atol=1e-6)
     noisy = s + 0.3 * np.random.default_rng(0).normal(size=s.shape)
     noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
-    e = lambda v: physics.energy_density(torch.from_numpy(np.asarray(v, np.float64)), HAM).item()  # noqa: E731
-    assert e(montecarlo.relax(noisy, HAM, 20)) < e(noisy)
+    e = lambda v: observables.energy_density(torch.from_numpy(np.asarray(v, np.float64)), HAM).item()  # noqa: E731
+    assert e(driver.relax(noisy, HAM, 20)) < e(noisy)
 
 
 def test_pairs_default_and_full_matrix(root):
@@ -512,19 +516,19 @@ def test_nodal_points_count_peaks_above_threshold():
     local[0, 10, 15] = -0.8
     local[0, 10, 0] = -1.0  # across the periodic boundary from the previous one
     local[0, 12, 12] = -1.8  # below the threshold
-    assert physics.nodal_points(local, -1.5).tolist() == [2]
+    assert observables.nodal_points(local, -1.5).tolist() == [2]
 
 
 def test_measure_matches_the_single_definitions_whatever_the_batch():
     g = torch.Generator().manual_seed(7)
     s = torch.nn.functional.normalize(torch.randn(5, 3, 16, 16, generator=g, dtype=torch.float64), dim=1)
-    m = physics.measure(s, HAM, nodal_threshold=-1.5, batch_size=2)
-    torch.testing.assert_close(m["energy"], physics.energy_density(s, HAM))
-    torch.testing.assert_close(m["W"], physics.topological_index(s))
-    torch.testing.assert_close(m["Mz"], physics.magnetization_z(s))
-    local = physics.local_energy_density(s, HAM)
+    m = observables.measure(s, HAM, nodal_threshold=-1.5, batch_size=2)
+    torch.testing.assert_close(m["energy"], observables.energy_density(s, HAM))
+    torch.testing.assert_close(m["W"], observables.topological_index(s))
+    torch.testing.assert_close(m["Mz"], observables.magnetization_z(s))
+    local = observables.local_energy_density(s, HAM)
     torch.testing.assert_close(m["max_local_energy"], local.amax(dim=(-2, -1)))
-    assert m["nodal_points"].tolist() == physics.nodal_points(local, -1.5).tolist()
+    assert m["nodal_points"].tolist() == observables.nodal_points(local, -1.5).tolist()
 
 
 def test_the_latent_radius_of_every_decoded_state_is_recorded(root, trained_smoke_model):
@@ -533,7 +537,7 @@ def test_the_latent_radius_of_every_decoded_state_is_recorded(root, trained_smok
     config = smoke_config(root)
     model = trained_smoke_model
     cpu = torch.device("cpu")
-    ds, summary = exploration.run_pair(config, "stochastic", "Mz", model, device=cpu, progress=False)
+    ds, summary = search.run_pair(config, "stochastic", "Mz", model, device=cpu, progress=False)
     n = model.cfg.latent_dim
     assert summary["initial_latent_radius"] == 0.0
     mu = ds["mu_trace"].values
@@ -544,7 +548,7 @@ def test_the_latent_radius_of_every_decoded_state_is_recorded(root, trained_smok
     np.testing.assert_allclose(ds["probe_latent_radius"].values, np.linalg.norm(probed, axis=1) / n**0.5, rtol=1e-6)
     assert "relaxed_latent_radius" not in summary  # a relaxed state has no code
     config = smoke_config(root, single_code={"codes": 64, "iterations": 2, "record_every": 1})
-    ds, summary = exploration.run_pair(config, "single_code", "energy", model, device=cpu, progress=False)
+    ds, summary = search.run_pair(config, "single_code", "energy", model, device=cpu, progress=False)
     np.testing.assert_allclose(ds["initial_latent_radius"].values, np.linalg.norm(ds["z"].values, axis=1) / n**0.5,
                                rtol=1e-6)
     assert abs(summary["initial_latent_radius"] - 1) < 0.1  # 64 prior codes of N = 16: std 0.18 / 8

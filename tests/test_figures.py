@@ -3,10 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
-
-from latentspin import figures, textures
-from latentspin.outputs import save_figure
-from latentspin.physics import Hamiltonian
+from latentspin.figures import convergence, fig1, fig3, fig4, fig5, panels, paths, relaxation
+from latentspin.figures.levels import levels_figure
+from latentspin.figures.style import save_figure
+from latentspin.physics import textures
+from latentspin.physics.hamiltonian import Hamiltonian
 
 HAM = Hamiltonian(J=1.0, D=0.3, dmi="bloch")
 L = 32
@@ -30,14 +31,14 @@ def spin_panels(fig):
 
 
 def test_nodal_mask_finds_the_defect_and_nothing_in_a_spiral():
-    masks = figures.nodal_mask(figures.local_energy(np.stack([with_defect(spirals(1)), spirals(1)[0]]), HAM), -1.5)
+    masks = panels.nodal_mask(panels.local_energy(np.stack([with_defect(spirals(1)), spirals(1)[0]]), HAM), -1.5)
     assert list(zip(*np.nonzero(masks[0]))) == [(10, 20)]
     assert not masks[1].any()
 
 
 def test_figure_1_panels_and_the_worst_state_is_the_defect():
     x_vae = np.stack([spirals(1)[0], with_defect(None), spirals(2)[1], spirals(3)[2]])
-    fig = figures.figure_1(spirals(4), x_vae, HAM, -1.5)
+    fig = fig1.figure_1(spirals(4), x_vae, HAM, -1.5)
     assert len(spin_panels(fig)) == 4 + 4 + 1 + 1  # X_IN, X_VAE, panel c, the colour wheel
     energy_maps = [ax for ax in fig.axes if ax.images and ax.images[0].get_array().ndim == 2]
     assert len(energy_maps) == 1 and "#1: 1 nodal points" in "".join(ax.get_title() for ax in fig.axes)
@@ -47,7 +48,7 @@ def test_figure_3_marks_the_removed_nodal_points_and_draws_three_distributions()
     x_vae = np.stack([with_defect(None), spirals(1)[0]])
     x_prime = spirals(2)
     e = {"X_IN": np.full(5, -2.04), "X_VAE": np.array([-2.0, -2.01]), "X'_VAE": np.array([-2.04, -2.039])}
-    fig = figures.figure_3(x_vae, x_prime, e, HAM, -1.5)
+    fig = fig3.figure_3(x_vae, x_prime, e, HAM, -1.5)
     assert len(spin_panels(fig)) == 4
     hist = [ax for ax in fig.axes if ax.get_legend() is not None]
     assert len(hist) == 1 and [t.get_text() for t in hist[0].get_legend().get_texts()] == list(e)
@@ -64,7 +65,7 @@ def genetic_run(n_snap=3, w0=0.0, w1=2.0):
 
 def test_figure_4_a_row_per_run_two_population_panels_and_the_arrow_on_C():
     runs = {o: genetic_run() for o in ("W", "Mz", "C", "energy")}
-    fig = figures.figure_4(runs, [1, 0])
+    fig = fig4.figure_4(runs, [1, 0])
     assert len(spin_panels(fig)) == 4 * 3
     assert len([ax for ax in fig.axes if ax.get_legend() is not None]) == 2  # d and g
     arrows = [ax for ax in fig.axes if any(getattr(t, "arrow_patch", None) for t in ax.texts)]
@@ -73,7 +74,7 @@ def test_figure_4_a_row_per_run_two_population_panels_and_the_arrow_on_C():
 
 def test_figure_4_without_genetic_runs_is_an_error():
     with pytest.raises(ValueError, match="at least one genetic run"):
-        figures.figure_4({}, [1, 0])
+        fig4.figure_4({}, [1, 0])
 
 
 def test_figure_5_panels_ring_and_the_optimized_state_in_the_w_mz_plane():
@@ -83,7 +84,7 @@ def test_figure_5_panels_ring_and_the_optimized_state_in_the_w_mz_plane():
     measured = {"energy": -2.0, "W": -1.0, "Mz": 0.9, "max_local_energy": -1.88}
     states = {o: {"spins": x, **measured} for o, x in (("Mz", sky), ("energy", spirals(1)[0]), ("C_BC", sky))}
     mz = np.linspace(-0.2, 0.2, 50)
-    fig = figures.figure_5(states, s_bc, (10.0, 3.0), -10 * mz, mz, {"W": -1.0, "Mz": 0.9, "relaxed_W": -1.0,
+    fig = fig5.figure_5(states, s_bc, (10.0, 3.0), -10 * mz, mz, {"W": -1.0, "Mz": 0.9, "relaxed_W": -1.0,
                                                                      "relaxed_Mz": 0.88})
     assert len(spin_panels(fig)) == 3 + 1 + 1  # b, c, d; S_BC; the colour wheel
     assert "W=-1" in fig.axes[0].get_title()  # a -z-core skyrmion in a +z background
@@ -93,7 +94,7 @@ def test_figure_5_panels_ring_and_the_optimized_state_in_the_w_mz_plane():
 
 def test_figure_5_without_the_c_bc_run_says_so_instead_of_drawing_a_map():
     mz = np.linspace(-0.2, 0.2, 50)
-    fig = figures.figure_5({}, None, (10.0, 3.0), -10 * mz, mz, None)
+    fig = fig5.figure_5({}, None, (10.0, 3.0), -10 * mz, mz, None)
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert "$S_{BC}$: max $C_{BC}$ not run" in texts and sum("not run" in t for t in texts) == 4
     assert len(spin_panels(fig)) == 1  # the colour wheel only
@@ -105,7 +106,7 @@ def test_convergence_has_a_panel_per_pair():
             ("genetic", "W"): {"generation": steps, "value_min": steps, "value_mean": steps, "value_max": steps,
                                "maximize": 1},
             ("stochastic", "Mz"): {"step": steps, "cost": -steps, "sigma_mean": np.exp(-steps), "maximize": 1}}
-    fig = figures.convergence_figure(runs)
+    fig = convergence.convergence_figure(runs)
     titled = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titled == ["single-code: min ε", "genetic: max W", "stochastic: max $M_z$"]
 
@@ -113,7 +114,7 @@ def test_convergence_has_a_panel_per_pair():
 def test_relaxation_figure_and_both_formats(tmp_path):
     metrics = pd.DataFrame({"algorithm": ["genetic", "stochastic"], "objective": ["W", "Mz"],
                             **{f"{w}_{q}": [1.0, 2.0] for w in ("final", "relaxed") for q in ("energy", "W", "Mz")}})
-    fig = figures.relaxation_figure(metrics)
+    fig = relaxation.relaxation_figure(metrics)
     assert len(fig.axes) == 3
     save_figure(fig, [tmp_path / "r.png", tmp_path / "r.pdf"])
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "r.pdf").read_bytes()[:4] == b"%PDF"
@@ -129,7 +130,7 @@ def test_paths_have_a_row_per_global_search_and_mark_the_gamma_drops():
                                    "probe_max_local_energy": np.linspace(-1.9, -1.0, 10),
                                    "probe_amplitude": np.linspace(0.6, 0.2, 10), "prior_amplitude": 0.63,
                                    "probe_latent_radius": np.linspace(0.0, 9.0, 10)}}
-    fig = figures.paths_figure(runs, nodal_threshold=-1.5)
+    fig = paths.paths_figure(runs, nodal_threshold=-1.5)
     assert len(fig.axes) == 2 * 6
     assert not any(fig.axes[k].axison for k in (3, 4, 5)) and all(fig.axes[k].axison for k in (9, 10, 11))
     drops = [line for line in fig.axes[6].lines if line.get_linestyle() == ":"]
@@ -155,7 +156,7 @@ def test_levels_draw_the_first_levels_the_last_and_the_final_centre():
            "level_amplitude": np.full((levels, 3), 0.4), "final_spins": spins[-1], "final_objective": np.array([0.9]),
            "final_W": np.array([-1e-9]),  # drawn as 0, not -0
            "final_amplitude": np.array([0.2]), "prior_amplitude": 0.63, "maximize": 1}
-    fig = figures.levels_figure({("stochastic", "Mz"): run, ("genetic", "W"): {"maximize": 1}})
+    fig = levels_figure({("stochastic", "Mz"): run, ("genetic", "W"): {"maximize": 1}})
     drawn = [ax for ax in fig.axes if ax.images]
     assert len(drawn) == 7
     assert [ax.get_title() for ax in drawn] == [f"γ = {g:.0e}, step {s:,}" for g, s in
@@ -164,4 +165,4 @@ def test_levels_draw_the_first_levels_the_last_and_the_final_centre():
     assert drawn[0].get_xlabel() == "⟨$M_z$⟩ 0.2500  ⟨|W|⟩ 6.0\namplitude 0.40"
     assert drawn[-1].get_xlabel() == "$M_z$ 0.9000  W 0\namplitude 0.20"
     with pytest.raises(ValueError, match="level_samples"):
-        figures.levels_figure({("genetic", "W"): {"maximize": 1}})
+        levels_figure({("genetic", "W"): {"maximize": 1}})

@@ -3,9 +3,12 @@
 import numpy as np
 import pytest
 import torch
-
-from latentspin import hamiltonian, kernels, montecarlo as mc, physics, reference, textures
-from latentspin.physics import Hamiltonian
+from latentspin.anneal import driver as mc
+from latentspin.anneal import heatbath_numba, heatbath_numpy
+from latentspin.anneal.schedule import Schedule
+from latentspin.core.seeds import sample_keys
+from latentspin.physics import hamiltonian, observables, textures
+from latentspin.physics.hamiltonian import Hamiltonian
 
 HAMS = [Hamiltonian(1.0, 0.3, "bloch"), Hamiltonian(1.0, 0.3, "neel"), Hamiltonian(0.7, -0.45, "bloch")]
 
@@ -16,7 +19,7 @@ def random_spins(n, L, seed=0):
 
 
 def energy(spins, ham):
-    return physics.energy_density(torch.from_numpy(np.asarray(spins, dtype=np.float64)), ham).numpy()
+    return observables.energy_density(torch.from_numpy(np.asarray(spins, dtype=np.float64)), ham).numpy()
 
 
 def dmi(ham):
@@ -25,14 +28,14 @@ def dmi(ham):
 
 @pytest.mark.parametrize("ham", HAMS, ids=lambda h: f"{h.dmi}-D{h.D}")
 def test_kernel_field_is_the_energy_gradient(ham):
-    """The field the kernel samples in is physics.local_field, so the energy change the kernel
+    """The field the kernel samples in is observables.local_field, so the energy change the kernel
     implies, -h.ΔS, is the change of the energy function for any single-spin move."""
     L = 8
     s = random_spins(1, L, seed=1)[0]
-    h_ref = physics.local_field(torch.from_numpy(s), ham).numpy()
+    h_ref = observables.local_field(torch.from_numpy(s), ham).numpy()
     rng = np.random.default_rng(2)
     for y, x in [(0, 0), (0, L - 1), (L - 1, 0), (L - 1, L - 1), (3, 4), (4, 4)]:
-        h = np.array(kernels.site_field(s, y, x, ham.J, *dmi(ham)))
+        h = np.array(heatbath_numba.site_field(s, y, x, ham.J, *dmi(ham)))
         np.testing.assert_allclose(h, h_ref[:, y, x], atol=1e-13)
         new = rng.normal(size=3)
         new /= np.linalg.norm(new)
@@ -49,20 +52,20 @@ def test_kernel_matches_numpy_reference(ham, T):
     the NumPy reference (libm) agree to rounding after two sweeps."""
     L = 12
     s = random_spins(3, L, seed=3)
-    keys = mc.sample_keys(11, "train", range(3))
+    keys = sample_keys(11, "train", range(3))
     a, b = s.copy(), s.copy()
     for t in (1, 2):
         mc.sweep(a, keys, T, t, ham)
-        reference.sweep(b, keys, T, t, ham)
+        heatbath_numpy.sweep(b, keys, T, t, ham)
     assert np.abs(a - b).max() < 1e-12
     np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-14)
 
 
 def test_checkerboard_layout_round_trip():
     s = random_spins(1, 16, seed=4)[0]
-    cb = kernels.to_checkerboard(s)
+    cb = heatbath_numba.to_checkerboard(s)
     back = np.empty_like(s)
-    kernels.from_checkerboard(cb, back)
+    heatbath_numba.from_checkerboard(cb, back)
     np.testing.assert_array_equal(back, s)
     np.testing.assert_array_equal(cb[..., 0], cb[..., -2])  # periodic ghost columns
     np.testing.assert_array_equal(cb[..., -1], cb[..., 1])
@@ -73,9 +76,9 @@ def test_random_initial_state_is_uniform_on_the_sphere():
 
     L = 64
     cb = np.empty((2, 3, L, L // 2 + 2))
-    kernels.random_state(cb, np.uint64(3), np.uint64(4))
+    heatbath_numba.random_state(cb, np.uint64(3), np.uint64(4))
     s = np.empty((3, L, L))
-    kernels.from_checkerboard(cb, s)
+    heatbath_numba.from_checkerboard(cb, s)
     np.testing.assert_allclose(np.linalg.norm(s, axis=0), 1.0, atol=1e-14)
     for k in range(3):
         assert stats.kstest(s[k].ravel(), stats.uniform(-1, 2).cdf).pvalue > 1e-3
@@ -102,7 +105,7 @@ def test_high_temperature_energy_matches_series():
     ham = Hamiltonian(1.0, 0.3, "bloch")
     beta, L, n, sweeps, burn = 0.05, 32, 16, 1000, 20
     s = random_spins(n, L, seed=6)
-    keys = mc.sample_keys(1, "hiT", range(n))
+    keys = sample_keys(1, "hiT", range(n))
     trace = []
     for t in range(1, sweeps + 1):
         mc.sweep(s, keys, 1 / beta, t, ham)
@@ -122,7 +125,7 @@ def test_low_temperature_equipartition():
     L, T, n = 32, 1e-3, 8
     n_q, m_q, e0 = hamiltonian.lattice_ground_state(L, ham)
     s = np.repeat(textures.spiral(L, n_q, m_q, ham).numpy()[None], n, axis=0).copy()
-    keys = mc.sample_keys(2, "lowT", range(n))
+    keys = sample_keys(2, "lowT", range(n))
     trace = []
     for t in range(1, 301):
         mc.sweep(s, keys, T, t, ham)
@@ -136,43 +139,43 @@ def test_annealing_reaches_labyrinth_energy():
     """A full anneal (random start, cooling, quench) of a small lattice ends within 1 % of the
     lattice ground state, with unit spins and integer W."""
     ham = Hamiltonian(1.0, 0.3, "bloch")
-    schedule = mc.Schedule(T_start=3.0, T_end=0.01, sweeps=300, quench_sweeps=50)
-    s = mc.anneal(mc.sample_keys(3, "train", range(4)), 32, ham, schedule, threads=2)
+    schedule = Schedule(T_start=3.0, T_end=0.01, sweeps=300, quench_sweeps=50)
+    s = mc.anneal(sample_keys(3, "train", range(4)), 32, ham, schedule, threads=2)
     assert s.dtype == np.float32 and s.shape == (4, 3, 32, 32)
     np.testing.assert_allclose(np.linalg.norm(s.astype(np.float64), axis=1), 1.0, atol=2e-7)
     _, _, e0 = hamiltonian.lattice_ground_state(32, ham)
     e = energy(s, ham)
     assert ((e - e0) / abs(e0) < 0.01).all()
-    W = physics.topological_index(torch.from_numpy(s).double()).numpy()
+    W = observables.topological_index(torch.from_numpy(s).double()).numpy()
     np.testing.assert_allclose(W, np.round(W), atol=1e-6)
 
 
 def test_sample_depends_only_on_its_key():
     """The same sample whatever the batch it runs in and the number of threads, and on rerun."""
     ham = Hamiltonian()
-    schedule = mc.Schedule(sweeps=30, quench_sweeps=5)
-    keys = mc.sample_keys(7, "train", range(5))
+    schedule = Schedule(sweeps=30, quench_sweeps=5)
+    keys = sample_keys(7, "train", range(5))
     full = mc.anneal(keys, 16, ham, schedule, threads=2)
     np.testing.assert_array_equal(mc.anneal(keys, 16, ham, schedule, threads=2), full)
     np.testing.assert_array_equal(mc.anneal(keys, 16, ham, schedule, threads=1), full)
     np.testing.assert_array_equal(mc.anneal(keys[3:], 16, ham, schedule, threads=1), full[3:])
-    other = mc.anneal(mc.sample_keys(8, "train", range(1)), 16, ham, schedule, threads=1)
+    other = mc.anneal(sample_keys(8, "train", range(1)), 16, ham, schedule, threads=1)
     assert not np.array_equal(other[0], full[0])
 
 
 def test_sample_keys():
-    a = mc.sample_keys(1, "train", [0, 1, 2])
+    a = sample_keys(1, "train", [0, 1, 2])
     assert a.dtype == np.uint64 and a.shape == (3, 2)
-    np.testing.assert_array_equal(mc.sample_keys(1, "train", [2]), a[2:])
-    assert len({tuple(k) for k in a} | {tuple(k) for k in mc.sample_keys(1, "valid", [0, 1, 2])}) == 6
+    np.testing.assert_array_equal(sample_keys(1, "train", [2]), a[2:])
+    assert len({tuple(k) for k in a} | {tuple(k) for k in sample_keys(1, "valid", [0, 1, 2])}) == 6
 
 
 def test_schedule():
-    s = mc.Schedule(T_start=3.0, T_end=0.01, sweeps=100, cooling="linear", hold_fraction=0.05)
+    s = Schedule(T_start=3.0, T_end=0.01, sweeps=100, cooling="linear", hold_fraction=0.05)
     T = s.temperatures()
     assert len(T) == 100 and T[0] == 3.0 and (T[95:] == 0.01).all() and T[94] == pytest.approx(0.01)
     assert (np.diff(T) <= 0).all()
-    T = mc.Schedule(T_start=2.0, T_end=0.02, sweeps=11, cooling="exponential", hold_fraction=0).temperatures()
+    T = Schedule(T_start=2.0, T_end=0.02, sweeps=11, cooling="exponential", hold_fraction=0).temperatures()
     np.testing.assert_allclose(T[1:] / T[:-1], (0.01) ** 0.1)
 
 
@@ -183,20 +186,19 @@ def test_schedule():
 ])
 def test_schedule_rejects_bad_values(kwargs, key):
     with pytest.raises(ValueError, match=key):
-        mc.Schedule(**kwargs)
+        Schedule(**kwargs)
 
 
 def test_anneal_rejects_odd_lattice():
     with pytest.raises(ValueError, match="lattice.L"):
-        mc.anneal(mc.sample_keys(0, "train", [0]), 15, Hamiltonian(), mc.Schedule(sweeps=1))
+        mc.anneal(sample_keys(0, "train", [0]), 15, Hamiltonian(), Schedule(sweeps=1))
 
 
 def test_anneal_device_picks_the_kernel(monkeypatch):
     """cpu: numba; cuda: the torch kernel on the GPU, an error naming anneal.device without one;
     auto: cuda when torch sees a GPU, else numba. kernel="torch" runs the twin on the CPU."""
     import torch
-
-    from latentspin.config import ConfigError
+    from latentspin.core.config import ConfigError
 
     for has_cuda in (False, True):
         monkeypatch.setattr(torch.cuda, "is_available", lambda: has_cuda)
@@ -215,5 +217,5 @@ def test_anneal_device_picks_the_kernel(monkeypatch):
         mc.select_kernel("cpu", kernel="jax")
     with pytest.raises(ValueError, match="numba' runs on the CPU only"):
         mc.select_kernel("cuda", kernel="numba")
-    assert "latentspin.kernels" in mc.kernel_description("numba", "cpu")
-    assert "torch_kernel, torch float64 on cuda" in mc.kernel_description("torch", "cuda")
+    assert "latentspin.anneal.heatbath_numba" in mc.kernel_description("numba", "cpu")
+    assert "heatbath_torch, torch float64 on cuda" in mc.kernel_description("torch", "cuda")

@@ -1,6 +1,6 @@
 import pytest
-
-from latentspin.outputs import atomic, derive_seed, write_json
+from latentspin.core.io import atomic, write_json
+from latentspin.core.seeds import derive_seed
 
 
 def test_atomic_file_is_replaced_whole_or_kept(tmp_path):

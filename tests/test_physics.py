@@ -6,9 +6,9 @@ import math
 
 import pytest
 import torch
-
-from latentspin import hamiltonian, physics as ph
-from latentspin.textures import rotate_about_z, skyrmion, spiral
+from latentspin.physics import hamiltonian
+from latentspin.physics import observables as ph
+from latentspin.physics.textures import rotate_about_z, skyrmion, spiral
 
 BLOCH = ph.Hamiltonian(J=1.0, D=0.3, dmi="bloch")
 NEEL = ph.Hamiltonian(J=1.0, D=0.3, dmi="neel")

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
-
-from latentspin.plotting import sample_grid, spin_rgb
+from latentspin.figures.style import sample_grid, spin_rgb
 
 
 @pytest.mark.parametrize("spin, rgb", [

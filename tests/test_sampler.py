@@ -4,10 +4,9 @@ import math
 
 import numpy as np
 import pytest
+from latentspin.anneal import heatbath_numba as K
 from numba import njit
 from scipy import stats
-
-from latentspin import kernels as K
 
 
 @njit(error_model="numpy")

@@ -17,9 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from conftest import run_snakemake
-from latentspin import data
 from slurm_cluster import Cluster, memory_mb, missing_packages
 
 pytestmark = pytest.mark.slow
@@ -92,7 +90,7 @@ def assert_same_outputs(local, remote):
     stores = ["results/data/train.zarr", "results/data/valid.zarr"]
     stores += [f"results/explore/{a}/{o}/trajectory.zarr" for a, o in PAPER_PAIRS]
     for store in stores:
-        a, b = data.open_dataset(local / store), data.open_dataset(remote / store)
+        a, b = stores.open_dataset(local / store), stores.open_dataset(remote / store)
         assert set(a.data_vars) == set(b.data_vars), store
         for v in a.data_vars:
             np.testing.assert_array_equal(a[v].values, b[v].values, err_msg=f"{store}: {v}")

@@ -6,12 +6,14 @@ import math
 import numpy as np
 import pytest
 import torch
+from latentspin.anneal import driver as mc
+from latentspin.anneal import heatbath_numba
+from latentspin.anneal import heatbath_torch as tk
+from latentspin.anneal.schedule import Schedule
+from latentspin.core.seeds import sample_keys
+from latentspin.physics import hamiltonian, observables, textures
+from latentspin.physics.hamiltonian import Hamiltonian
 from scipy import stats
-
-from latentspin import hamiltonian, kernels, physics, textures
-from latentspin import montecarlo as mc
-from latentspin import torch_kernel as tk
-from latentspin.physics import Hamiltonian
 
 HAM = Hamiltonian(1.0, 0.3, "bloch")
 HAMS = [HAM, Hamiltonian(1.0, 0.3, "neel"), Hamiltonian(0.7, -0.45, "bloch")]
@@ -30,19 +32,19 @@ def random_spins(n, L, seed=0):
 def numba_anneal(keys, L, ham, betas, n_quench=0):
     """The numba kernel's anneal in float64 (montecarlo.anneal rounds to float32)."""
     out = np.empty((len(keys), 3, L, L))
-    kernels.anneal_batch(out, keys, np.asarray(betas, dtype=np.float64), n_quench, ham.J, *dmi(ham))
+    heatbath_numba.anneal_batch(out, keys, np.asarray(betas, dtype=np.float64), n_quench, ham.J, *dmi(ham))
     return out
 
 
 def energy(spins, ham=HAM):
-    return physics.energy_density(torch.as_tensor(np.asarray(spins, dtype=np.float64)), ham).numpy()
+    return observables.energy_density(torch.as_tensor(np.asarray(spins, dtype=np.float64)), ham).numpy()
 
 
 # --- random numbers ---------------------------------------------------------------------------
 
 
 def test_counter_rng_is_the_numba_kernels_bit_for_bit():
-    """hash64 and uniform_pair on int64 tensors equal kernels.hash64 and kernels.uniform_pair
+    """hash64 and uniform_pair on int64 tensors equal heatbath_numba.hash64 and heatbath_numba.uniform_pair
     (uint64) exactly, for keys and counters with the top bit set, at 0 and at 2**64 - 1."""
     rng = np.random.default_rng(0)
     edge = [0, 1, 2**31, 2**32 - 1, 2**63 - 1, 2**63, 2**64 - 2, U64]
@@ -54,8 +56,8 @@ def test_counter_rng_is_the_numba_kernels_bit_for_bit():
     u1, u2 = tk.uniform_pair(k1, k2, ctr)
     for i, (a, b, c) in enumerate(pairs):
         a, b, c = np.uint64(a), np.uint64(b), np.uint64(c)
-        assert bits[i] == kernels.hash64(a, b, c), (a, b, c)
-        assert (u1[i].item(), u2[i].item()) == kernels.uniform_pair(a, b, c), (a, b, c)
+        assert bits[i] == heatbath_numba.hash64(a, b, c), (a, b, c)
+        assert (u1[i].item(), u2[i].item()) == heatbath_numba.uniform_pair(a, b, c), (a, b, c)
     assert len(pairs) > 1000 and 0.45 < u1.mean() < 0.55 and len(set(bits.tolist())) == len(pairs)
 
 
@@ -69,7 +71,7 @@ def test_float32_uniforms_are_the_float64_ones_rounded():
 
 
 def test_keys_are_taken_as_uint64_bits():
-    keys = mc.sample_keys(1, "train", range(3))
+    keys = sample_keys(1, "train", range(3))
     t = tk.key_tensor(keys)
     assert t.dtype == torch.int64 and np.array_equal(t.numpy().view(np.uint64), keys)
     assert torch.equal(tk.key_tensor(t), t)
@@ -85,7 +87,7 @@ def test_keys_are_taken_as_uint64_bits():
 @pytest.mark.parametrize("L", [6, 16])
 def test_random_initial_state_is_the_numba_kernels(L):
     """Sweep 0: cos θ = 1 - 2 u1 is exact, so S_z is bitwise numba's; S_x, S_y agree to 1e-15."""
-    keys = mc.sample_keys(5, "train", range(3))
+    keys = sample_keys(5, "train", range(3))
     ours = tk.random_state(keys, L).numpy()
     theirs = numba_anneal(keys, L, HAM, [])
     np.testing.assert_array_equal(ours[:, 2], theirs[:, 2])
@@ -97,16 +99,16 @@ def test_random_initial_state_is_the_numba_kernels(L):
 @pytest.mark.parametrize("T", [5.0, 0.7, 0.02, 0.0])
 def test_one_sweep_is_the_numba_kernels(ham, T):
     """From the same state with the same keys and sweep number, one sweep (colour 0 then 1; a
-    quench at T = 0) agrees with kernels.sweep_batch to rounding; the last state is all zero
+    quench at T = 0) agrees with heatbath_numba.sweep_batch to rounding; the last state is all zero
     vectors, where every field of colour 0 vanishes (uniform draws; the quench keeps them)."""
     L = 12
     s = random_spins(3, L, seed=1)
     s[2] = 0.0
-    keys = mc.sample_keys(11, "train", range(3))
+    keys = sample_keys(11, "train", range(3))
     beta = math.inf if T == 0 else 1.0 / T
     ours = tk.sweep_batch(torch.from_numpy(s), keys, beta, 7, ham).numpy()
     theirs = s.copy()
-    kernels.sweep_batch(theirs, keys, beta, 7, ham.J, *dmi(ham))
+    heatbath_numba.sweep_batch(theirs, keys, beta, 7, ham.J, *dmi(ham))
     assert np.abs(ours - theirs).max() < 1e-12  # measured: below 1e-14
     assert not np.allclose(theirs[:2], s[:2], atol=1e-3)  # the sweep did move the spins
     if T > 0:
@@ -126,7 +128,7 @@ def test_a_sweep_updates_colour_0_then_colour_1():
     np.testing.assert_array_equal(np.sort(geo.sites[1].numpy()), np.flatnonzero(~even))
     s = torch.from_numpy(random_spins(2, L, seed=2))
     cb = tk.to_checkerboard(s, geo)
-    k = tk.key_tensor(mc.sample_keys(0, "x", range(2)))
+    k = tk.key_tensor(sample_keys(0, "x", range(2)))
     beta = torch.tensor(2.0, dtype=s.dtype)
     new0 = tk._heatbath_colour(cb[1], k[:, 0] + geo.sweep_offset(1), k[:, 1], beta, 0, geo, HAM)
     moved = tk.from_checkerboard([new0, cb[1]], geo)
@@ -139,7 +141,7 @@ def test_heat_bath_sweep_zero_is_refused_by_both_kernels_and_a_quench_needs_no_n
     """Counter 0 is the initial state's random stream: a heat-bath sweep numbered 0 would redraw
     it, so both kernels refuse it (and an anneal starting there). A quench draws nothing, so its
     number is irrelevant: numbered 0 or 7, it gives the same spins."""
-    keys = mc.sample_keys(0, "x", range(2))
+    keys = sample_keys(0, "x", range(2))
     s = random_spins(2, 8, seed=4)
     with pytest.raises(ValueError, match="must be >= 1.*got 0"):
         mc.sweep(s.copy(), keys, 0.5, 0, HAM)
@@ -163,7 +165,7 @@ def test_compiled_half_sweeps_are_whole_graphs_that_serve_every_temperature():
     inductor backend's arithmetic is checked against numba on the GPU (tests/test_cuda.py)."""
     from torch._dynamo.utils import counters
 
-    keys = mc.sample_keys(0, "compiled", range(3))
+    keys = sample_keys(0, "compiled", range(3))
     betas = [0.5, 0.7, 1.0, 2.0, 4.0]
     torch._dynamo.reset()
     counters.clear()
@@ -186,8 +188,8 @@ def test_short_anneal_follows_the_numba_kernel_then_parts_ways():
     measured at L = 32 over 300 sweeps, 1e-10 after 50 sweeps, 1e-6 after 100, 2e-3 after 150
     and O(1) (different configurations) from 200 on, i.e. once the anneal crosses T ~ 1. That
     is not asserted; only that both kernels end in quenched low-energy states."""
-    L, keys = 16, mc.sample_keys(3, "train", range(3))
-    betas = 1.0 / mc.Schedule(T_start=3.0, T_end=0.01, sweeps=60, quench_sweeps=10).temperatures()
+    L, keys = 16, sample_keys(3, "train", range(3))
+    betas = 1.0 / Schedule(T_start=3.0, T_end=0.01, sweeps=60, quench_sweeps=10).temperatures()
     for n in (1, 3, 10):
         ours = tk.anneal_batch(keys, L, HAM, betas[:n], 0).numpy()
         assert np.abs(ours - numba_anneal(keys, L, HAM, betas[:n])).max() < 1e-10, n
@@ -199,7 +201,7 @@ def test_short_anneal_follows_the_numba_kernel_then_parts_ways():
 
 def test_float32_sweep_tracks_float64():
     s = torch.from_numpy(random_spins(2, 16, seed=3))
-    keys = mc.sample_keys(1, "f32", range(2))
+    keys = sample_keys(1, "f32", range(2))
     a = tk.sweep_batch(s, keys, 1.5, 1, HAM)
     b = tk.sweep_batch(s.float(), keys, 1.5, 1, HAM)
     assert b.dtype == torch.float32 and (b.double() - a).abs().max() < 1e-4
@@ -210,8 +212,8 @@ def test_float32_sweep_tracks_float64():
 def test_sample_depends_only_on_its_key():
     """Bitwise the same sample alone, in a batch, in another order, and on rerun; another key
     gives another sample (the numba kernel's guarantee, test_montecarlo)."""
-    keys = mc.sample_keys(7, "train", range(5))
-    betas = 1.0 / mc.Schedule(sweeps=20, quench_sweeps=5).temperatures()
+    keys = sample_keys(7, "train", range(5))
+    betas = 1.0 / Schedule(sweeps=20, quench_sweeps=5).temperatures()
     full = tk.anneal_batch(keys, 16, HAM, betas, 5)
     assert torch.equal(tk.anneal_batch(keys, 16, HAM, betas, 5), full)
     for i in range(5):
@@ -220,7 +222,7 @@ def test_sample_depends_only_on_its_key():
     assert not torch.equal(full[0], full[1])
     # 2001 lattices of 6 x 6: 36018 sites per half sweep, which torch's threads split in the
     # middle of a sample and off the SIMD width (18 sites per sample and colour)
-    keys = mc.sample_keys(8, "train", range(2001))
+    keys = sample_keys(8, "train", range(2001))
     full = tk.anneal_batch(keys, 6, HAM, betas[:5], 2)
     for i in (0, 999, 1000, 1001, 2000):
         assert torch.equal(tk.anneal_batch(keys[i : i + 1], 6, HAM, betas[:5], 2)[0], full[i]), i
@@ -229,8 +231,8 @@ def test_sample_depends_only_on_its_key():
 def test_montecarlo_anneal_runs_the_torch_kernel_when_asked():
     """mc.anneal(kernel="torch") is torch_kernel.anneal_batch rounded to float32, whatever its
     batch size; float32 compute is an option; bad options are named."""
-    keys = mc.sample_keys(2, "train", range(5))
-    schedule = mc.Schedule(sweeps=15, quench_sweeps=3)
+    keys = sample_keys(2, "train", range(5))
+    schedule = Schedule(sweeps=15, quench_sweeps=3)
     direct = tk.anneal_batch(keys, 16, HAM, 1.0 / schedule.temperatures(), 3).numpy().astype(np.float32)
     done = []
     via = mc.anneal(keys, 16, HAM, schedule, device="cpu", kernel="torch", batch_size=2, progress=done.append)
@@ -253,8 +255,8 @@ def test_compiled_anneal_pads_a_short_last_batch_instead_of_compiling_its_shape(
     shape, and the samples of an unpadded eager run. Batches are balanced: 9 at 4 are 3 × 3."""
     from torch._dynamo.utils import counters
 
-    keys = mc.sample_keys(4, "pad", range(7))
-    schedule = mc.Schedule(sweeps=4, quench_sweeps=1)
+    keys = sample_keys(4, "pad", range(7))
+    schedule = Schedule(sweeps=4, quench_sweeps=1)
     torch._dynamo.reset()
     counters.clear()
     done = []
@@ -264,7 +266,7 @@ def test_compiled_anneal_pads_a_short_last_batch_instead_of_compiling_its_shape(
     assert done == [3, 3, 1]
     np.testing.assert_array_equal(compiled, mc.anneal(keys, 8, HAM, schedule, kernel="torch", batch_size=7))
     done.clear()
-    mc.anneal(mc.sample_keys(4, "pad", range(9)), 8, HAM, schedule, kernel="torch", batch_size=4,
+    mc.anneal(sample_keys(4, "pad", range(9)), 8, HAM, schedule, kernel="torch", batch_size=4,
               progress=done.append)
     assert done == [3, 3, 3]
 
@@ -306,21 +308,21 @@ def test_fixed_temperature_statistics_match_the_numba_kernel():
     random start: the energy density and Mz of the two samples pass Welch's t-test and the
     two-sample KS test; the same test tells numba's chains at T = 1.05 apart (measured p ~ 1e-21)."""
     L, n = 16, 256
-    ours = tk.anneal_batch(mc.sample_keys(1, "fixedT", range(n)), L, HAM, np.full(40, 1.0), 0)
-    theirs, warmer = (torch.from_numpy(numba_anneal(mc.sample_keys(2, "fixedT", range(n)), L, HAM, np.full(40, b)))
+    ours = tk.anneal_batch(sample_keys(1, "fixedT", range(n)), L, HAM, np.full(40, 1.0), 0)
+    theirs, warmer = (torch.from_numpy(numba_anneal(sample_keys(2, "fixedT", range(n)), L, HAM, np.full(40, b)))
                       for b in (1.0, 1 / 1.05))
-    for q in (lambda x: physics.energy_density(x, HAM), physics.magnetization_z):
+    for q in (lambda x: observables.energy_density(x, HAM), observables.magnetization_z):
         a, b = q(ours).numpy(), q(theirs).numpy()
         assert stats.ttest_ind(a, b, equal_var=False).pvalue > 1e-3, (a.mean(), b.mean())
         assert stats.ks_2samp(a, b).pvalue > 1e-3
-    a, b = (physics.energy_density(x, HAM).numpy() for x in (ours, warmer))
+    a, b = (observables.energy_density(x, HAM).numpy() for x in (ours, warmer))
     assert stats.ttest_ind(a, b, equal_var=False).pvalue < 1e-6
 
 
 def test_high_temperature_energy_matches_series():
     """Detailed balance at high T: <ε> = -2β(3J² + 2D²)/9 + O(β³), as for the numba kernel."""
     beta, L, n = 0.05, 32, 16
-    keys = mc.sample_keys(1, "hiT", range(n))
+    keys = sample_keys(1, "hiT", range(n))
     s = tk.random_state(keys, L)
     trace = []
     for t in range(1, 401):
@@ -339,7 +341,7 @@ def test_low_temperature_equipartition():
     L, T, n = 32, 1e-3, 8
     n_q, m_q, e0 = hamiltonian.lattice_ground_state(L, HAM)
     s = textures.spiral(L, n_q, m_q, HAM)[None].repeat(n, 1, 1, 1)
-    keys = mc.sample_keys(2, "lowT", range(n))
+    keys = sample_keys(2, "lowT", range(n))
     trace = []
     for t in range(1, 201):
         s = tk.sweep_batch(s, keys, 1 / T, t, HAM)
@@ -359,7 +361,7 @@ def test_quench_keeps_the_spiral_and_never_raises_the_energy(ham):
         e.append(energy(s, ham))
     assert (np.diff(np.array(e), axis=0) <= 1e-13).all() and e[-1].mean() < e[0].mean() - 0.5
     theirs = random_spins(2, 16, seed=5)
-    kernels.quench_batch(theirs, 20, ham.J, *dmi(ham))
+    heatbath_numba.quench_batch(theirs, 20, ham.J, *dmi(ham))
     assert np.abs(s.numpy() - theirs).max() < 1e-12  # no random numbers: numba's to rounding (measured 4e-16)
     assert torch.equal(tk.quench(torch.zeros(1, 3, 8, 8, dtype=torch.float64), 2, ham), torch.zeros(1, 3, 8, 8,
                                                                                                        dtype=torch.float64))

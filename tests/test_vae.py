@@ -3,13 +3,25 @@
 import numpy as np
 import pytest
 import torch
-from torch.distributions import Normal, kl_divergence as torch_kl
-
-from latentspin import diagnostics, physics, textures, train, vae
-from latentspin.checkpoints import Stopped
-from latentspin.physics import Hamiltonian
-from latentspin.vae import (VAE, PeriodicConv2d, VAEConfig, decoder_amplitude, kl_divergence, kl_per_dim,
-                            latent_radius, load_model, reconstruction_loss, save_model)
+from latentspin.core.checkpoints import Stopped
+from latentspin.physics import observables, textures
+from latentspin.physics.hamiltonian import Hamiltonian
+from latentspin.vae import diagnostics, training
+from latentspin.vae import model as vae_model
+from latentspin.vae.layers import PeriodicConv2d
+from latentspin.vae.model import (
+    VAE,
+    VAEConfig,
+    decoder_amplitude,
+    kl_divergence,
+    kl_per_dim,
+    latent_radius,
+    load_model,
+    reconstruction_loss,
+    save_model,
+)
+from torch.distributions import Normal
+from torch.distributions import kl_divergence as torch_kl
 
 SMALL = dict(latent_dim=8, encoder_channels=(4, 6, 8, 8), decoder_channels=(8, 6, 4, 3), dense=16)
 
@@ -77,7 +89,7 @@ def test_periodic_convolution_is_torchs_circular_convolution():
 
 
 def test_channels_last_layout_changes_no_number(monkeypatch):
-    """The feature maps run in vae.FEATURE_LAYOUT (channels-last) for speed: the same weights in
+    """The feature maps run in latentspin.vae.model.FEATURE_LAYOUT (channels-last) for speed: the same weights in
     torch's default layout give the same code, decoded state and gradient to z, up to float
     rounding, and the decoder hands its output back in the default layout."""
     def run(model):
@@ -91,7 +103,7 @@ def test_channels_last_layout_changes_no_number(monkeypatch):
     assert fast.decoder.features[1].weight.is_contiguous(memory_format=torch.channels_last)
     mu_f, out_f, grad_f = run(fast)
     assert out_f.is_contiguous()
-    monkeypatch.setattr(vae, "FEATURE_LAYOUT", torch.contiguous_format)
+    monkeypatch.setattr(vae_model, "FEATURE_LAYOUT", torch.contiguous_format)
     plain = VAE(VAEConfig(L=32, **SMALL)).eval()
     plain.load_state_dict(fast.state_dict())
     assert not plain.decoder.features[1].weight.is_contiguous(memory_format=torch.channels_last)
@@ -147,9 +159,9 @@ def test_negating_the_last_convolution_mirrors_every_decoded_state():
         last.bias.neg_()
         m = model.decoder(z).double()
     torch.testing.assert_close(m, -s, atol=0, rtol=0)
-    torch.testing.assert_close(physics.energy_density(m, ham), physics.energy_density(s, ham), atol=1e-12, rtol=0)
-    torch.testing.assert_close(physics.magnetization_z(m), -physics.magnetization_z(s), atol=1e-12, rtol=0)
-    torch.testing.assert_close(physics.topological_index(m), -physics.topological_index(s), atol=1e-9, rtol=0)
+    torch.testing.assert_close(observables.energy_density(m, ham), observables.energy_density(s, ham), atol=1e-12, rtol=0)
+    torch.testing.assert_close(observables.magnetization_z(m), -observables.magnetization_z(s), atol=1e-12, rtol=0)
+    torch.testing.assert_close(observables.topological_index(m), -observables.topological_index(s), atol=1e-9, rtol=0)
 
 
 def test_kl_matches_closed_form():
@@ -197,7 +209,7 @@ def make_data(n, L, seed):
 def run(tmp_path, name, epochs, interrupt_after=None, lr=1e-3, checkpoint_seconds=300.0):
     torch.manual_seed(0)
     model = VAE(VAEConfig(L=32, **SMALL))
-    tcfg = train.TrainConfig(beta=0.01, epochs=epochs, batch_size=8, lr=lr, seed=3)
+    tcfg = training.TrainConfig(beta=0.01, epochs=epochs, batch_size=8, lr=lr, seed=3)
     x, v = make_data(24, 32, 0), make_data(8, 32, 1)
 
     def stop(epoch):
@@ -205,7 +217,7 @@ def run(tmp_path, name, epochs, interrupt_after=None, lr=1e-3, checkpoint_second
             raise KeyboardInterrupt
 
     fingerprint = {"lr": lr}
-    return model, lambda: train.fit(model, x, v, tcfg, tmp_path / f"{name}.pt", fingerprint, progress=False,
+    return model, lambda: training.fit(model, x, v, tcfg, tmp_path / f"{name}.pt", fingerprint, progress=False,
                                     on_epoch_end=stop, checkpoint_seconds=checkpoint_seconds)
 
 
@@ -228,7 +240,7 @@ def test_interrupted_and_resumed_training_ends_with_the_same_weights(tmp_path):
 def _loss_calls(monkeypatch, at: int, action):
     """Wrap the training's reconstruction loss (once per batch and once per validation batch:
     here 3 + 1 calls an epoch) so that its call number `at` runs `action` first."""
-    calls, loss = [], train.reconstruction_loss
+    calls, loss = [], training.reconstruction_loss
 
     def counted(*args):
         calls.append(1)
@@ -236,7 +248,7 @@ def _loss_calls(monkeypatch, at: int, action):
             action()
         return loss(*args)
 
-    monkeypatch.setattr(train, "reconstruction_loss", counted)
+    monkeypatch.setattr(training, "reconstruction_loss", counted)
     return calls
 
 
@@ -301,10 +313,9 @@ def test_the_train_command_stops_on_sigterm_and_its_rerun_finishes_the_model(tmp
     import signal
 
     import xarray as xr
-
     from latentspin import cli
-    from latentspin import config as cfg
-    from latentspin.data import write_zarr
+    from latentspin.core import config as cfg
+    from latentspin.core.stores import write_zarr
 
     for name, (n, seed) in {"train": (24, 0), "valid": (8, 1)}.items():
         spins = make_data(n, 32, seed).numpy()
@@ -357,13 +368,13 @@ def test_diagnostics_are_consistent():
     given = diagnostics.diagnose(model, x, Hamiltonian(), beta=0.01, prior_samples=6, active_threshold=0.01,
                                  nodal_threshold=-1.5, seed=1, data=diagnostics.data_reference(x, Hamiltonian(), -1.5))
     assert given == d  # a precomputed data reference changes nothing
-    assert d["data_energy_mean"] == pytest.approx(float(physics.energy_density(x.double(), Hamiltonian()).mean()))
+    assert d["data_energy_mean"] == pytest.approx(float(observables.energy_density(x.double(), Hamiltonian()).mean()))
     assert np.all(np.array(d["arrays"]["xvae_max_local_energy"]) >= np.array(d["arrays"]["xvae_energy"]) - 1e-9)
     # spirals have a uniform local energy density near -2.03 J: no nodal points at -1.5
     assert d["data_nodal_points_mean"] == 0 and d["data_max_local_energy_mean"] < -1.9
     # the reconstructions are the decoded posterior means, measured like any state
     with torch.no_grad():
-        rec = physics.measure(model.decoder(model.encoder(x)[0]), Hamiltonian(), nodal_threshold=-1.5)
+        rec = observables.measure(model.decoder(model.encoder(x)[0]), Hamiltonian(), nodal_threshold=-1.5)
     for key in ("energy", "max_local_energy", "nodal_points"):
         np.testing.assert_allclose(d["arrays"][f"recon_{key}"], rec[key].numpy(), rtol=1e-6)
     assert d["recon_nodal_points_mean"] == pytest.approx(float(rec["nodal_points"].double().mean()))
@@ -398,7 +409,7 @@ def test_origin_state_and_output_amplitude():
     d = diagnostics.diagnose(model, x, Hamiltonian(), **kw)
     with torch.no_grad():
         field = model.decoder.field(torch.zeros(1, 8))
-        at_origin = physics.measure(model.decoder(torch.zeros(1, 8)), Hamiltonian(), nodal_threshold=-1.5)
+        at_origin = observables.measure(model.decoder(torch.zeros(1, 8)), Hamiltonian(), nodal_threshold=-1.5)
         prior_amplitude = decoder_amplitude(model.decoder, torch.randn(5, 8, generator=torch.Generator().manual_seed(1)))
     for k in ("energy", "W", "Mz", "max_local_energy", "nodal_points"):
         assert d[f"origin_{k}"] == pytest.approx(float(at_origin[k][0]), abs=1e-12), k
@@ -442,19 +453,19 @@ def test_diversity():
 
 def test_beta_must_be_positive():
     with pytest.raises(ValueError, match="beta"):
-        train.TrainConfig(beta=0.0)
+        training.TrainConfig(beta=0.0)
 
 
 def test_bfloat16_training_follows_the_float32_loss_curve(tmp_path):
     """Mixed precision (vae.training.precision: bfloat16) changes the arithmetic, not the result:
     the validation losses track float32's within a few per cent and still fall."""
     histories = {}
-    for precision in train.PRECISIONS:
+    for precision in training.PRECISIONS:
         torch.manual_seed(0)
         model = VAE(VAEConfig(L=32, **SMALL))
-        tcfg = train.TrainConfig(beta=0.01, epochs=3, batch_size=8, seed=3, precision=precision)
+        tcfg = training.TrainConfig(beta=0.01, epochs=3, batch_size=8, seed=3, precision=precision)
         x, v = make_data(24, 32, 0), make_data(8, 32, 1)
-        histories[precision] = train.fit(model, x, v, tcfg, tmp_path / f"{precision}.pt", {}, progress=False)
+        histories[precision] = training.fit(model, x, v, tcfg, tmp_path / f"{precision}.pt", {}, progress=False)
         assert next(model.parameters()).dtype == torch.float32  # master weights stay float32
     a, b = histories["float32"], histories["bfloat16"]
     assert not np.array_equal(a["train_loss"], b["train_loss"])  # the switch did change the arithmetic
@@ -478,7 +489,7 @@ def test_compiled_training_is_the_same_function(tmp_path):
     steps = {}
     for compile in (False, True):
         model.zero_grad(set_to_none=True)
-        out, mu, logvar = train.training_forward(model, compile)(x[:8], torch.Generator().manual_seed(1))
+        out, mu, logvar = training.training_forward(model, compile)(x[:8], torch.Generator().manual_seed(1))
         (reconstruction_loss(x[:8], out) + 0.01 * kl_divergence(mu, logvar)).backward()
         steps[compile] = [out.detach(), mu.detach(), logvar.detach()] + [p.grad.clone() for p in model.parameters()]
     assert counters["stats"]["unique_graphs"] >= 2  # the encoder's and the decoder's, at least
@@ -497,8 +508,8 @@ def test_compiled_training_is_the_same_function(tmp_path):
     initial = {k: t.clone() for k, t in model.state_dict().items()}
     for compile in (False, True):  # the same module objects: the graphs compiled above serve again
         model.load_state_dict(initial)
-        tcfg = train.TrainConfig(beta=0.01, epochs=2, batch_size=8, seed=3, compile=compile)
-        histories[compile] = train.fit(model, x, v, tcfg, tmp_path / f"{compile}.pt", {}, progress=False)
+        tcfg = training.TrainConfig(beta=0.01, epochs=2, batch_size=8, seed=3, compile=compile)
+        histories[compile] = training.fit(model, x, v, tcfg, tmp_path / f"{compile}.pt", {}, progress=False)
     a, b = histories[False], histories[True]
     for column, rtol in (("train_rc", 1e-4), ("valid_rc", 1e-4), ("train_kl", 3e-3), ("valid_kl", 3e-3)):
         np.testing.assert_allclose(b[column], a[column], rtol=rtol, err_msg=column)
@@ -506,7 +517,7 @@ def test_compiled_training_is_the_same_function(tmp_path):
 
 def test_unknown_precision_is_rejected_naming_the_key():
     with pytest.raises(ValueError, match="vae.training.precision .* got 'float16'"):
-        train.TrainConfig(beta=0.01, precision="float16")
+        training.TrainConfig(beta=0.01, precision="float16")
 
 
 def test_latent_radius_is_one_for_prior_codes_and_zero_at_the_origin():

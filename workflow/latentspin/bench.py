@@ -10,9 +10,12 @@ import time
 import numba
 import numpy as np
 
-from . import kernels, reference
-from .montecarlo import TORCH_BATCH_SITES, Schedule, sample_keys, set_threads
-from .hamiltonian import Hamiltonian
+from latentspin.anneal import heatbath_numba, heatbath_numpy
+from latentspin.anneal.driver import TORCH_BATCH_SITES
+from latentspin.anneal.schedule import Schedule
+from latentspin.core.devices import set_threads
+from latentspin.core.seeds import sample_keys
+from latentspin.physics.hamiltonian import Hamiltonian
 
 
 def _time(fn, min_seconds: float, min_calls: int = 3) -> float:
@@ -48,7 +51,7 @@ def bench_anneal(L: int = 128, sweeps: int = 20, min_seconds: float = 2.0, threa
         n = 2 * t  # two samples per thread
         keys = sample_keys(0, "bench", range(n))
         out = np.empty((n, 3, L, L), dtype=np.float32)
-        seconds = _time(lambda: kernels.anneal_batch(out, keys, betas, 0, ham.J, dx, dy), min_seconds)
+        seconds = _time(lambda: heatbath_numba.anneal_batch(out, keys, betas, 0, ham.J, dx, dy), min_seconds)
         rows.append({"implementation": "numba kernel", "threads": t, "L": L,
                      "updates_per_s": n * sweeps * L * L / seconds})
     if torch_device is not None:
@@ -56,7 +59,7 @@ def bench_anneal(L: int = 128, sweeps: int = 20, min_seconds: float = 2.0, threa
     keys = sample_keys(0, "bench", range(2))
     spins = np.random.default_rng(0).normal(size=(2, 3, L, L))
     spins /= np.linalg.norm(spins, axis=1, keepdims=True)
-    seconds = _time(lambda: reference.sweep(spins, keys, 1.0, 1, ham), min_seconds)
+    seconds = _time(lambda: heatbath_numpy.sweep(spins, keys, 1.0, 1, ham), min_seconds)
     rows.append({"implementation": "numpy reference", "threads": 1, "L": L,
                  "updates_per_s": 2 * L * L / seconds})
     numpy_rate = rows[-1]["updates_per_s"]
@@ -72,8 +75,8 @@ def _bench_anneal_torch(L: int, betas: np.ndarray, min_seconds: float, ham: Hami
     compiles)."""
     import torch
 
-    from . import torch_kernel
-    from .train import resolve_device
+    from latentspin.anneal import heatbath_torch
+    from latentspin.core.devices import resolve_device
 
     if batch < 1:
         raise ValueError(f"torch batch must be >= 1, got {batch}")
@@ -83,7 +86,7 @@ def _bench_anneal_torch(L: int, betas: np.ndarray, min_seconds: float, ham: Hami
     rows = []
     for dtype, compiled in variants:
         def run():
-            torch_kernel.anneal_batch(keys, L, ham, betas, 0, device=dev, dtype=dtype, compile=compiled)
+            heatbath_torch.anneal_batch(keys, L, ham, betas, 0, device=dev, dtype=dtype, compile=compiled)
             _synchronize(dev)
 
         seconds = _time(run, min_seconds)
@@ -141,8 +144,9 @@ def bench_vae(L: int = 128, batch_size: int = 100, min_seconds: float = 2.0, dev
     Each row's ``base`` names the plain operation it varies."""
     import torch
 
-    from .train import resolve_device, training_forward
-    from .vae import VAE, VAEConfig, kl_divergence, reconstruction_loss
+    from latentspin.core.devices import resolve_device
+    from latentspin.vae.model import VAE, VAEConfig, kl_divergence, reconstruction_loss
+    from latentspin.vae.training import training_forward
 
     dev = resolve_device(device)
     variants = dev.type == "cuda" if variants is None else variants
@@ -199,11 +203,11 @@ def bench_explore(L: int = 128, device: str = "auto", min_seconds: float = 2.0, 
     (its length depends on convergence: the time per 10,000 steps is given)."""
     import torch
 
-    from . import explore
-    from .objectives import build
-    from .physics import Hamiltonian
-    from .train import resolve_device
-    from .vae import VAE, VAEConfig
+    from latentspin.core.devices import resolve_device
+    from latentspin.explore import algorithms
+    from latentspin.explore.objectives import build
+    from latentspin.physics.hamiltonian import Hamiltonian
+    from latentspin.vae.model import VAE, VAEConfig
 
     dev = resolve_device(device)
     model = VAE(VAEConfig(L=L, latent_dim=latent_dim)).to(dev).eval()
@@ -214,10 +218,10 @@ def bench_explore(L: int = 128, device: str = "auto", min_seconds: float = 2.0, 
     z0 = torch.randn(population, latent_dim, device=dev)
 
     runs = {
-        "single_code": lambda: explore.single_code(model.decoder, energy, z0, iterations=2, lr=1e-2),
-        "genetic": lambda: explore.genetic(model.decoder, energy, z0, generations=1, pressure=5.0,
+        "single_code": lambda: algorithms.single_code(model.decoder, energy, z0, iterations=2, lr=1e-2),
+        "genetic": lambda: algorithms.genetic(model.decoder, energy, z0, generations=1, pressure=5.0,
                                            mutation_rate=0.01, generator=g),
-        "stochastic": lambda: explore.stochastic(model.decoder, energy, latent_dim, samples=population, lr=1e-2,
+        "stochastic": lambda: algorithms.stochastic(model.decoder, energy, latent_dim, samples=population, lr=1e-2,
                                                  generator=g, max_iterations=2, device=dev),
     }
     paper_decodes = {"single_code": population * 10_001, "genetic": population * 10_001,
@@ -247,7 +251,7 @@ def versions(device) -> dict:
     """What a benchmark row was measured with: package versions, the CPU and the GPU."""
     import torch
 
-    from . import __version__
+    from latentspin import __version__
 
     return {"latentspin": __version__, "torch": torch.__version__, "numba": numba.__version__,
             "numpy": np.__version__, "python": platform.python_version(),
@@ -260,13 +264,13 @@ def bench_all(Ls=(32, 64, 128, 256), train_L: int = 128, device: str = "auto", m
     """Every stage on `device` beside its CPU path, as rows of one table: annealing updates/s at
     each L (torch kernel in float64, float32 and, with `compile`, float32 compiled, on the device
     against the numba kernel on all CPU threads; on a GPU in batches of the workflow's
-    :data:`~latentspin.montecarlo.TORCH_BATCH_SITES` sites, at least `batch` samples); training
+    :data:`~latentspin.anneal.driver.TORCH_BATCH_SITES` sites, at least `batch` samples); training
     samples/s, decodes/s and each explorer's iterations/s (of `batch` decodes each) at `train_L` (on the device against torch on the CPU). ``vs_cpu`` is value / cpu_value.
     On a machine without a GPU the device is the CPU too, and the ratios compare the torch kernel
     with numba."""
     from tqdm import tqdm
 
-    from .train import resolve_device
+    from latentspin.core.devices import resolve_device
 
     dev = resolve_device(device)
     cpu_too = dev.type != "cpu"
@@ -309,3 +313,43 @@ def bench_all(Ls=(32, 64, 128, 256), train_L: int = 128, device: str = "auto", m
         r["vs_cpu"] = r["value"] / r["cpu_value"]
         r.update(info)
     return rows
+
+
+def report(stage: str, *, L: int = 128, Ls=None, sweeps: int = 20, batch: int = 100, device: str | None = None,
+           seconds: float = 2.0, threads: list[int] | None = None, compile: bool = True,
+           csv: str | None = None) -> str:
+    """The benchmark of `stage` (anneal, vae, explore or all) as a printed table headed by the
+    version and the machine; `all` also writes the rows, with versions, to `csv`."""
+    from latentspin import __version__
+    from latentspin.core.devices import set_torch_threads
+
+    if stage == "anneal":
+        rows = bench_anneal(L=L, sweeps=sweeps, min_seconds=seconds, threads=threads, torch_device=device,
+                            torch_batch=batch, torch_compile=compile)
+        table = format_table(rows, ANNEAL_COLUMNS)
+    elif stage == "vae":
+        set_torch_threads(threads[0] if threads else None)
+        rows = bench_vae(L=L, batch_size=batch, min_seconds=seconds, device=device or "auto")
+        table = format_table(rows, VAE_COLUMNS)
+    elif stage == "explore":
+        set_torch_threads(threads[0] if threads else None)
+        rows = bench_explore(L=L, device=device or "auto", min_seconds=seconds, population=batch)
+        table = format_table(rows, EXPLORE_COLUMNS)
+        table += "\n(stochastic: hours per 10,000 steps; the paper's runs take several such phases)"
+    elif stage == "all":
+        rows = bench_all(Ls=Ls or (32, 64, 128, 256), train_L=L, device=device or "auto", min_seconds=seconds,
+                         sweeps=sweeps, batch=batch, compile=compile)
+        v = rows[0]
+        table = format_table(rows, ALL_COLUMNS)
+        table += (f"\n(torch {v['torch']}, numba {v['numba']}, numpy {v['numpy']}, python {v['python']}; "
+                  f"CPU {v['cpu']}; GPU {v['gpu'] or 'none'}. CPU path: numba on all threads for annealing, "
+                  "torch on the CPU otherwise)")
+        if csv:
+            import pandas as pd
+
+            from latentspin.core.io import write_csv
+
+            write_csv(pd.DataFrame(rows), csv)
+    else:
+        raise ValueError(f"unknown benchmark stage {stage!r}; expected anneal, vae, explore or all")
+    return f"# latentspin {__version__} {stage} benchmark, {machine_line()}\n{table}"

@@ -1,7 +1,8 @@
 """Command line: every stage of the workflow can run without Snakemake.
 
-The rules call these commands (``snakemake -p`` prints them), so a printed command can be rerun
-by hand. ``--config`` takes YAML files and inline JSON mappings, merged left to right, e.g.
+Each command parses its arguments and calls one function of its stage; the rules call these
+commands (``snakemake -p`` prints them), so a printed command can be rerun by hand. ``--config``
+takes YAML files and inline JSON mappings, merged left to right, e.g.
 ``latentspin anneal --config config.yaml --config presets/smoke.yaml --split train --shard 0
 --out shard.zarr``. Heavy imports happen inside the commands, so ``--help`` is instant.
 """
@@ -14,68 +15,11 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
-from . import config as cfg
+from latentspin import __version__
+from latentspin.core import config as cfg
 
-
-
-def _set_torch_threads(threads: int | None):
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
-
-
-def _evenly_spaced(n_total: int, n: int):
-    import numpy as np
-
-    return np.linspace(0, n_total - 1, min(n, n_total)).round().astype(int)
-
-
-# --- annealing -------------------------------------------------------------------------------
-
-
-def cmd_anneal(args):
-    from .annealing import anneal_shard
-
-    config = cfg.load(args.config, cfg.ANNEAL_SECTIONS)
-    anneal_shard(config, args.split, args.shard, args.out, threads=args.threads, device=args.device)
-
-
-def cmd_assemble(args):
-    from .data import assemble
-
-    assemble(args.shards, args.out)
-
-
-def cmd_summarize(args):
-    from .annealing import labyrinth_checks, summarize
-    from .outputs import write_json
-
-    summary = summarize(args.dataset, max_wavelength_samples=args.wavelength_samples)
-    summary["labyrinth_checks"] = labyrinth_checks(summary)
-    if args.out:
-        write_json(summary, args.out)
-    print(json.dumps(summary, indent=2))
-
-
-def cmd_plot_samples(args):
-    from .data import open_dataset
-    from .outputs import save_figure
-    from .plotting import sample_grid
-
-    ds = open_dataset(args.dataset)
-    sub = ds.isel(sample=_evenly_spaced(ds.sizes["sample"], args.n))
-    titles = [f"#{k}  ε={e:.4f}  W={w:+.0f}" for k, e, w in
-              zip(sub["sample"].values, sub["energy"].values, sub["W"].values)]
-    fig = sample_grid(sub["spins"].values, titles, ncols=args.ncols)
-    fig.suptitle(f"{Path(args.dataset).name}: L={ds.attrs['L']}, J={ds.attrs['J']}, D={ds.attrs['D']}, "
-                 f"{ds.attrs['dmi']} DMI", fontsize=9)
-    fig.tight_layout()
-    save_figure(fig, args.out, args.dpi)
-
-
-# --- VAE -------------------------------------------------------------------------------------
+# the figures' names, without importing the figures (--help stays instant)
+FIGURES = ("fig1", "fig3", "fig4", "fig5", "convergence", "paths", "levels", "relaxation")
 
 
 CHECKPOINT_SECONDS_VARIABLE = "LATENTSPIN_CHECKPOINT_SECONDS"
@@ -105,9 +49,40 @@ def _checkpoint_argument(q, what: str):
                         "on a rerun; removed when the outputs are written")
 
 
+# --- annealing -------------------------------------------------------------------------------
+
+
+def cmd_anneal(args):
+    from latentspin.anneal.shards import anneal_shard
+
+    config = cfg.load(args.config, cfg.ANNEAL_SECTIONS)
+    anneal_shard(config, args.split, args.shard, args.out, threads=args.threads, device=args.device)
+
+
+def cmd_assemble(args):
+    from latentspin.core.stores import assemble
+
+    assemble(args.shards, args.out)
+
+
+def cmd_summarize(args):
+    from latentspin.anneal.shards import write_summary
+
+    print(json.dumps(write_summary(args.dataset, args.out, args.wavelength_samples), indent=2))
+
+
+def cmd_plot_samples(args):
+    from latentspin.figures import data_samples
+
+    data_samples.draw(args.dataset, args.out, n=args.n, ncols=args.ncols, dpi=args.dpi)
+
+
+# --- VAE -------------------------------------------------------------------------------------
+
+
 def cmd_train_vae(args):
-    from .checkpoints import Stopped
-    from .train import train_beta
+    from latentspin.core.checkpoints import Stopped
+    from latentspin.vae.training import train_beta
 
     config = cfg.load(args.config, cfg.TRAIN_SECTIONS)
     checkpoint_seconds = _checkpoint_seconds(args)
@@ -120,222 +95,62 @@ def cmd_train_vae(args):
 
 
 def cmd_vae_report(args):
-    """Diagnose every model and draw them together (cheap beside training: one job)."""
-    import pandas as pd
-
-    from .diagnostics import data_reference, diagnose, figure, table
-    from .outputs import derive_seed, save_figure, write_csv, write_json
-    from .physics import Hamiltonian
-    from .train import load_spins, resolve_device
-    from .vae import load_model
+    from latentspin.figures import vae
 
     if len(args.models) != len(args.histories):
         raise SystemExit("--models and --histories need one file per model each, in the same order")
     config = cfg.load(args.config, cfg.DIAGNOSE_SECTIONS)
-    _set_torch_threads(args.threads)
-    device = resolve_device(args.device)
-    valid_x, _ = load_spins(args.valid, device)
-    ham = Hamiltonian.from_config(config["hamiltonian"])
-    d = config["vae"]["diagnostics"]
-    threshold = config["explore"]["nodal_threshold"]
-    data = data_reference(valid_x, ham, threshold)  # the same for every model
-    results, histories = [], {}
-    for model_path, history_path in zip(args.models, args.histories):
-        model = load_model(model_path, device)
-        r = diagnose(model, valid_x, ham, beta=model.extra["beta"], prior_samples=d["prior_samples"],
-                     active_threshold=d["active_threshold"], nodal_threshold=threshold,
-                     seed=derive_seed(config["seed"], "vae-prior-samples"), data=data)
-        results.append(r)
-        histories[r["beta"]] = pd.read_csv(history_path)
-    t = table(results)
-    write_json(results, args.json)
-    write_csv(t, args.table)
-    print(t.to_string(index=False))
-    save_figure(figure(results, histories, args.chosen_beta), args.figure)
+    table = vae.report(config, args.models, args.histories, args.valid, args.chosen_beta, json=args.json,
+                       table_out=args.table, figure_out=args.figure, device=args.device, threads=args.threads)
+    print(table.to_string(index=False))
 
 
 def cmd_plot_vae(args):
-    import torch
+    from latentspin.figures import vae
 
-    from .data import open_dataset
-    from .diagnostics import prior_samples_figure, reconstruction_figure, spin_physics
-    from .outputs import derive_seed, save_figure
-    from .physics import Hamiltonian
-    from .vae import load_model
-
-    model = load_model(args.model)
-    ds = open_dataset(args.valid)
-    x = torch.from_numpy(ds["spins"].isel(sample=_evenly_spaced(ds.sizes["sample"], args.n)).values)
-    beta = model.extra["beta"]
-    save_figure(reconstruction_figure(model, x, f"validation samples and reconstructions, β = {beta:g}"),
-                args.reconstruction)
-    ham = Hamiltonian(J=ds.attrs["J"], D=ds.attrs["D"], dmi=ds.attrs["dmi"])
-    reference = torch.from_numpy(ds["spins"][:200].values)
-    data_peak = float(spin_physics(reference, ham)["max_local_energy"].max())
-    save_figure(prior_samples_figure(model, ham, args.n, derive_seed(0, "figure-prior-samples"), data_peak),
-                args.samples)
+    vae.draw_model(args.model, args.valid, args.reconstruction, args.samples, n=args.n)
 
 
 # --- exploration -----------------------------------------------------------------------------
 
 
 def cmd_explore(args):
-    from .data import write_zarr
-    from .explore import SearchStopped
-    from .exploration import run_pair
-    from .outputs import write_json
-    from .train import resolve_device
-    from .vae import load_model
+    from latentspin.explore.algorithms import SearchStopped
+    from latentspin.explore.search import search_job
 
     config = cfg.load(args.config, cfg.explore_sections(args.algorithm))
     checkpoint_seconds = _checkpoint_seconds(args)
-    _set_torch_threads(args.threads)
-    device = resolve_device(args.device)
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoint = out / "checkpoint.pt"  # not an output: it outlives a stopped job, for the rerun
     try:
-        ds, summary = run_pair(config, args.algorithm, args.objective, load_model(args.model), device=device,
-                               threads=args.threads, checkpoint=checkpoint, **checkpoint_seconds)
+        search_job(config, args.algorithm, args.objective, args.model, args.out_dir, device=args.device,
+                   threads=args.threads, **checkpoint_seconds)
     except SearchStopped as e:  # no outputs: the job failed, and its rerun resumes from the checkpoint
-        raise SystemExit(f"latentspin: search {e} in {checkpoint}; rerun to resume it") from None
-    write_zarr(ds, out / "trajectory.zarr")
-    write_json(summary, out / "summary.json")
-    checkpoint.unlink(missing_ok=True)  # done: a forced rerun searches afresh
+        raise SystemExit(f"latentspin: search {e} in {Path(args.out_dir) / 'checkpoint.pt'}; "
+                         "rerun to resume it") from None
 
 
 def cmd_explore_metrics(args):
-    from .outputs import write_csv
-    from .tables import metrics_table
+    from latentspin.explore.metrics import write_metrics
 
-    table = metrics_table([json.loads(Path(p).read_text()) for p in args.summaries])
-    write_csv(table, args.out)
-    print(table.to_string(index=False))
+    print(write_metrics(args.summaries, args.out).to_string(index=False))
 
 
 # --- figures and claims ----------------------------------------------------------------------
 
 
-def _runs(specs: list[str] | None) -> dict:
-    """--run ALGORITHM/OBJECTIVE=PATH arguments as {(algorithm, objective): arrays of the store}."""
-    from .data import load_arrays
-
-    runs = {}
-    for spec in specs or []:
-        pair, sep, path = spec.partition("=")
-        algorithm, slash, objective = pair.partition("/")
-        if not (sep and slash) or algorithm not in cfg.ALGORITHMS or objective not in cfg.OBJECTIVES:
-            raise SystemExit(f"--run {spec!r}: expected ALGORITHM/OBJECTIVE=PATH with an algorithm of "
-                             f"{cfg.ALGORITHMS} and an objective of {cfg.OBJECTIVES}")
-        runs[(algorithm, objective)] = load_arrays(path)
-    return runs
-
-
-def _x_in(path: str, n: int, variables=("energy", "W", "Mz")) -> dict:
-    """The first n samples of the training data: i.i.d. annealed states, the paper's X_IN."""
-    from .data import open_dataset
-
-    ds = open_dataset(path)
-    n = min(n, ds.sizes["sample"])
-    return {v: ds[v][:n].values for v in variables}
-
-
-def _need(runs: dict, pair: tuple[str, str], figure: str):
-    if pair not in runs:
-        raise SystemExit(f"figure {figure} needs --run {pair[0]}/{pair[1]}=PATH")
-    return runs[pair]
-
-
 def cmd_figure(args):
-    from . import figures
-    from .hamiltonian import Hamiltonian
-    from .outputs import save_figure
+    from latentspin.figures.job import draw_figure
 
     config = cfg.load(args.config, cfg.FIGURE_SECTIONS)
-    name = args.name
-    ham = Hamiltonian.from_config(config["hamiltonian"])
-    threshold = config["explore"]["nodal_threshold"]
-    runs = _runs(args.run)
-    if name in ("fig1", "fig3", "fig5") and not args.train:
-        raise SystemExit(f"figure {name} needs --train (the training data, X_IN)")
-    if name == "fig1":
-        from .diagnostics import decode_prior
-        from .outputs import derive_seed
-        from .vae import load_model
-
-        if not args.model:
-            raise SystemExit("figure fig1 needs --model")
-        x_in = _x_in(args.train, 4, ("spins",))["spins"]
-        x_vae = decode_prior(load_model(args.model), 4, derive_seed(0, "figure-1")).numpy()
-        fig = figures.figure_1(x_in, x_vae, ham, threshold)
-    elif name == "fig3":
-        sc = _need(runs, ("single_code", "energy"), name)
-        energies = {"$X_{IN}$": _x_in(args.train, config["figures"]["x_in"])["energy"],
-                    "$X_{VAE}$": sc["initial_energy"], "$X'_{VAE}$": sc["final_energy"]}
-        fig = figures.figure_3(sc["initial_spins"], sc["final_spins"], energies, ham, threshold)
-    elif name == "fig4":
-        fig = figures.figure_4(_genetic_runs(runs), config["explore"]["objectives"]["C"]["a"])
-    elif name == "fig5":
-        L = config["lattice"]["L"]
-        b = config["explore"]["objectives"]["C_BC"]["boundary"]
-        c_bc = runs.get(("stochastic", "C_BC"))
-        s_bc = None if c_bc is None else c_bc["boundary_map"]  # the map that run used
-        states = {o: {"spins": r["final_spins"][0], **{k: float(r[f"final_{k}"][0]) for k in
-                                                      ("energy", "W", "Mz", "max_local_energy")}}
-                  for (a, o), r in runs.items() if a == "stochastic"}
-        mz_run = runs.get(("stochastic", "Mz"))
-        optimized = None if mz_run is None else {
-            "W": float(mz_run["final_W"][0]), "Mz": float(mz_run["final_Mz"][0]),
-            "relaxed_W": float(mz_run["relaxed_W"][0]), "relaxed_Mz": float(mz_run["relaxed_Mz"][0])}
-        x_in = _x_in(args.train, config["figures"]["x_in_w_mz"])
-        fig = figures.figure_5(states, s_bc, (b["radius"] * L, b["width"]), x_in["W"], x_in["Mz"], optimized)
-    elif name == "convergence":
-        fig = figures.convergence_figure(runs)
-    elif name == "paths":
-        fig = figures.paths_figure(runs, threshold)
-    elif name == "levels":
-        fig = figures.levels_figure(runs)
-    else:  # relaxation
-        import pandas as pd
-
-        if not args.metrics:
-            raise SystemExit("figure relaxation needs --metrics")
-        fig = figures.relaxation_figure(pd.read_csv(args.metrics))
-    save_figure(fig, args.out, config["figures"]["dpi"])
-
-
-def _genetic_runs(runs: dict) -> dict:
-    """Fig. 4's inputs: each genetic run's snapshots, with the objective value of each (the best
-    of its generation: the maximum, or the minimum when minimizing)."""
-    out = {}
-    for (algorithm, objective), r in runs.items():
-        if algorithm != "genetic":
-            continue
-        best = r["value_max"] if r["maximize"] else r["value_min"]
-        out[objective] = {"snapshot_spins": r["snapshot_spins"], "generations": r["snapshot"],
-                          "values": best[r["snapshot"]],
-                          **{k: r[k] for k in r if k.startswith(("initial_population_", "final_population_"))}}
-    return out
+    draw_figure(args.name, config, args.out, runs=args.run, train=args.train, model=args.model, metrics=args.metrics)
 
 
 def cmd_claims(args):
     import pandas as pd
 
-    from .claims import Inputs, claims_table
-    from .outputs import write_csv
-    from .hamiltonian import Hamiltonian, lattice_ground_state
+    from latentspin.figures.claims import write_claims
 
     config = cfg.load(args.config, cfg.CLAIMS_SECTIONS)
-    ham = Hamiltonian.from_config(config["hamiltonian"])
-    n = max(config["figures"]["x_in"], config["figures"]["x_in_w_mz"])
-    x_in = _x_in(args.train, n)
-    x_in = {"energy": x_in["energy"][: config["figures"]["x_in"]],
-            "W": x_in["W"][: config["figures"]["x_in_w_mz"]], "Mz": x_in["Mz"][: config["figures"]["x_in_w_mz"]]}
-    inputs = Inputs(x_in=x_in, pairs=_runs(args.run), vae=pd.read_csv(args.vae) if args.vae else None,
-                    ground_state=lattice_ground_state(config["lattice"]["L"], ham)[2],
-                    chosen_beta=float(config["vae"]["beta"]), criteria=config["claims"])
-    table = claims_table(inputs)
-    write_csv(table, args.out)
+    table = write_claims(config, args.train, args.out, runs=args.run, vae=args.vae)
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):
         print(table[["id", "held", "value", "measured"]].to_string(index=False))
 
@@ -344,38 +159,10 @@ def cmd_claims(args):
 
 
 def cmd_bench(args):
-    from . import bench
+    from latentspin import bench
 
-    if args.stage == "anneal":
-        rows = bench.bench_anneal(L=args.L, sweeps=args.sweeps, min_seconds=args.seconds, threads=args.threads,
-                                  torch_device=args.device, torch_batch=args.batch, torch_compile=args.compile)
-        table = bench.format_table(rows, bench.ANNEAL_COLUMNS)
-    elif args.stage == "vae":
-        _set_torch_threads(args.threads[0] if args.threads else None)
-        rows = bench.bench_vae(L=args.L, batch_size=args.batch, min_seconds=args.seconds, device=args.device or "auto")
-        table = bench.format_table(rows, bench.VAE_COLUMNS)
-    elif args.stage == "explore":
-        _set_torch_threads(args.threads[0] if args.threads else None)
-        rows = bench.bench_explore(L=args.L, device=args.device or "auto", min_seconds=args.seconds,
-                                   population=args.batch)
-        table = bench.format_table(rows, bench.EXPLORE_COLUMNS)
-        table += "\n(stochastic: hours per 10,000 steps; the paper's runs take several such phases)"
-    else:  # all
-        rows = bench.bench_all(Ls=args.Ls or (32, 64, 128, 256), train_L=args.L, device=args.device or "auto",
-                               min_seconds=args.seconds, sweeps=args.sweeps, batch=args.batch, compile=args.compile)
-        v = rows[0]
-        table = bench.format_table(rows, bench.ALL_COLUMNS)
-        table += (f"\n(torch {v['torch']}, numba {v['numba']}, numpy {v['numpy']}, python {v['python']}; "
-                  f"CPU {v['cpu']}; GPU {v['gpu'] or 'none'}. CPU path: numba on all threads for annealing, "
-                  "torch on the CPU otherwise)")
-        if args.csv:
-            import pandas as pd
-
-            from .outputs import write_csv
-
-            write_csv(pd.DataFrame(rows), args.csv)
-    print(f"# latentspin {__version__} {args.stage} benchmark, {bench.machine_line()}")
-    print(table)
+    print(bench.report(args.stage, L=args.L, Ls=args.Ls, sweeps=args.sweeps, batch=args.batch, device=args.device,
+                       seconds=args.seconds, threads=args.threads, compile=args.compile, csv=args.csv))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -460,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = command("figure", cmd_figure, "draw one of the paper's figures (or convergence, paths, levels, relaxation)",
                 config=True)
-    q.add_argument("name", choices=["fig1", "fig3", "fig4", "fig5", "convergence", "paths", "levels", "relaxation"])
+    q.add_argument("name", choices=FIGURES)
     q.add_argument("--out", action="append", required=True, help="output file (.png, .pdf); repeat for several")
     q.add_argument("--train", help="training data (Zarr): X_IN (fig1, fig3, fig5)")
     q.add_argument("--model", help="model.pt of the explored beta (fig1)")
