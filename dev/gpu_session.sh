@@ -85,7 +85,7 @@ search)
     ls -la "$OUT"
     ;;
 tests)
-    python -m pytest -q -p no:cacheprovider --durations=10 tests/test_cuda.py tests/test_physics.py \
+    python -m pytest -q -p no:cacheprovider --durations=10 tests/test_cuda.py tests/physics/test_observables.py \
         -k "cuda or test_cuda" 2>&1 | tee "$OUT/tests.log" || true
     ;;
 bench)

@@ -84,5 +84,5 @@ def run_args(pairs):
 def gpus(stage):
     """GPUs a job of `stage` (anneal, vae, explore) asks the scheduler for: one where the config sets
     that stage's device to cuda. "auto" asks for none: a cluster cannot know in advance what a
-    node has, so a user who wants GPU nodes says cuda (README, "Clusters")."""
+    node has, so a user who wants GPU nodes says cuda (docs/running.md, "Clusters")."""
     return 1 if config[stage]["device"] == "cuda" else 0

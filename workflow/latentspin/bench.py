@@ -21,8 +21,8 @@ from latentspin.physics.hamiltonian import Hamiltonian
 def _time(fn, min_seconds: float, min_calls: int = 3) -> float:
     """Seconds per call of fn: the median of its timed calls, repeated until min_seconds have
     passed and at least min_calls were timed, after one warm-up call. The median, because a slow
-    call (another process, the allocator growing) would otherwise set the result when a call
-    takes seconds and only one or two fit in min_seconds (an L = 128 train step on 2 cores)."""
+    call (another process, the allocator growing) would otherwise set the result when a call is
+    so slow that only one or two fit in min_seconds (an L = 128 train step on a small CPU)."""
     fn()
     times, start = [], time.perf_counter()
     while len(times) < min_calls or time.perf_counter() - start < min_seconds:

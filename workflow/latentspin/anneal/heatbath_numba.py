@@ -4,7 +4,7 @@ Everything in the inner loop is branch-free and free of libm calls so that LLVM 
 (AVX2: four float64 lanes): the random numbers come from a counter-based hash, and exp, log1p
 and sincos are polynomial evaluations below, each tested against NumPy to a few ulp.
 ``error_model="numpy"`` matters as much: Python's error model checks every division for zero,
-which blocks vectorization (measured here: 4x slower).
+which blocks vectorization (docs/benchmarks.md).
 
 Layout. A lattice of shape (3, L, L) is stored per checkerboard colour, ``cb[c, k, y, 1 + j]``
 holds component k of the site (y, x = 2j + p) with p = (y + c) mod 2, so a half sweep walks

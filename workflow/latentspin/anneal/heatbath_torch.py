@@ -18,7 +18,7 @@ starts from the same spins and draws the same random numbers at every update:
   field has |h|² <= 1e-300 as it is; they draw no random numbers.
 * The field is :func:`latentspin.physics.observables.local_field`'s, h = J Σ S_nb + D_x × (S_{x-1} -
   S_{x+1}) + D_y × (S_{y-1} - S_{y+1}), summed in the numba kernel's order. The draw is
-  ``kernels.draw_spin``: 1 - cos θ about h from ``heatbath_delta`` (with its cutoff β|h| <=
+  ``heatbath_numba.draw_spin``: 1 - cos θ about h from ``heatbath_delta`` (with its cutoff β|h| <=
   1e-10 below which the draw is uniform), then Rodrigues' rotation from the z frame onto h,
   mirrored through the origin when h_z < 0.
 

@@ -1,6 +1,6 @@
 """The annealed datasets on disk: the data contract, atomic writes, and assembly of shards.
 
-Data contract (DESIGN.md): ``results/data/{split}.zarr`` is an xarray Dataset in Zarr with
+Data contract (docs/method.md, "Data contract"): ``results/data/{split}.zarr`` is an xarray Dataset in Zarr with
 ``spins`` (sample, component, y, x) float32, per-sample ``energy`` (ε), ``W`` and ``Mz``, and
 attrs recording J, D, dmi, L, seed and the schedule. The ``sample`` coordinate is the global
 index k of the sample in its split. Every store is written to a temporary path and renamed

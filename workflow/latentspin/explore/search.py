@@ -213,8 +213,8 @@ RUNNERS = {"single_code": _run_single_code, "genetic": _run_genetic, "stochastic
 
 
 # Relaxations up to this many spin updates run the torch twin of the quench on the CPU: below it,
-# numba's start-up (importing it and loading its compiled kernels, about 1.5 s) costs more than
-# torch's slower sweeps (about 1.3e7 against 1e8 updates/s on 2 cores) save.
+# numba's start-up (importing it and loading its compiled kernels) costs more than torch's slower
+# sweeps lose (docs/benchmarks.md).
 TORCH_RELAX_MAX_UPDATES = 2**24
 
 

@@ -152,7 +152,7 @@ def _skyrmions(inp):
     N(0, I) (the first entry of its ⟨Q⟩ trace, ``cost``, which for a maximized objective is -⟨Mz⟩).
     The state decoded at μ* = 0 is shown beside it but is no reference: the prior almost never draws
     that code (|z| ≈ √N), and a decoder's output there can be faint enough (amplitude well below
-    its samples') that the normalization turns it into almost any Mz (docs/measured.md)."""
+    its samples') that the normalization turns it into almost any Mz (docs/results.md)."""
     run = inp.pairs[("stochastic", "Mz")]
     w, mz, mz0 = (_first(run, k) for k in ("final_W", "final_Mz", "initial_Mz"))
     start = -_first(run, "cost")

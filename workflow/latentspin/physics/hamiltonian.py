@@ -1,8 +1,8 @@
 """The model: the chiral Heisenberg Hamiltonian's parameters and its planar spirals.
 
 Plain arithmetic with no tensors, so that the stages that need only the model (the Monte Carlo
-kernels, the dataset summaries, the claims table) do not import torch. `physics` re-exports all
-of it beside the batched observables.
+kernels, the dataset summaries, the claims table) do not import torch. The batched observables
+(:mod:`latentspin.physics.observables`) take their model from here.
 """
 
 from __future__ import annotations

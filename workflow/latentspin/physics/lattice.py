@@ -18,9 +18,10 @@ def _wrap_by_concatenation(x: Tensor, p: int) -> Tensor:
 
 
 def _wrap(x: Tensor, p: int) -> Tensor:
-    """The padded map written once into a new tensor (in x's layout, channels-last included): half
-    the time of the two concatenations, which each write a whole map. Autograd would differentiate
-    its slice assignments as slowly as the concatenations: :class:`_PeriodicPad` does it instead."""
+    """The padded map written once into a new tensor (in x's layout, channels-last included): faster
+    than the two concatenations, which each write a whole map (docs/benchmarks.md). Autograd would
+    differentiate its slice assignments as slowly as the concatenations: :class:`_PeriodicPad` does
+    it instead."""
     cl = x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
     out = torch.empty((*x.shape[:-2], x.shape[-2] + 2 * p, x.shape[-1] + 2 * p), dtype=x.dtype, device=x.device,
                       memory_format=torch.channels_last if cl else torch.contiguous_format)
@@ -52,9 +53,9 @@ def _fold(g: Tensor, p: int) -> Tensor:
 
 class _PeriodicPad(torch.autograd.Function):
     """The wrap with its adjoint as the backward: autograd's own backward of the concatenations
-    builds a zero-filled input-sized gradient for each of their six slices and sums them, which
-    took a quarter of an L = 128 training step on a 2-core CPU; this one copies the interior once
-    and adds the borders."""
+    builds a zero-filled input-sized gradient for each of their six slices and sums them, a large
+    share of a CPU training step (docs/benchmarks.md); this one copies the interior once and adds
+    the borders."""
 
     @staticmethod
     def forward(ctx, x: Tensor, p: int) -> Tensor:
@@ -68,9 +69,9 @@ class _PeriodicPad(torch.autograd.Function):
 
 def periodic_pad(x: Tensor, p: int) -> Tensor:
     """x (..., L, L) wrapped by p sites on every side, as on a torus: what
-    ``F.pad(x, (p, p, p, p), mode="circular")`` gives, in a fraction of its time on the CPU (README,
-    Benchmarks), and differentiated by :class:`_PeriodicPad`'s adjoint. Under torch.compile it is
-    two concatenations, whose autograd backward the compiler fuses (faster there than the Function)."""
+    ``F.pad(x, (p, p, p, p), mode="circular")`` gives, faster on the CPU (docs/benchmarks.md), and
+    differentiated by :class:`_PeriodicPad`'s adjoint. Under torch.compile it is two
+    concatenations, whose autograd backward the compiler fuses (faster there than the Function)."""
     if p == 0:
         return x
     if not 0 < p <= min(x.shape[-2:]):

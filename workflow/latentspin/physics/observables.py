@@ -36,9 +36,9 @@ def _at_least_float32(v: Tensor) -> Tensor:
 
 def unit_vectors(v: Tensor, dim: int = -3, eps: float = 1e-12) -> Tensor:
     """v / max(|v|, eps) along `dim`: torch.nn.functional.normalize's result (equal to float
-    rounding), computed as v · rsqrt(Σ v²), which on the CPU is about ten times faster with its
-    gradient than normalize's strided norm for (B, 3, L, L) fields (measured at L = 64). Half-
-    precision input is normalized, and returned, in float32."""
+    rounding), computed as v · rsqrt(Σ v²), which on the CPU is much faster with its gradient than
+    normalize's strided norm for (B, 3, L, L) fields (docs/benchmarks.md). Half-precision input is
+    normalized, and returned, in float32."""
     v = _at_least_float32(v)
     return v * torch.rsqrt((v * v).sum(dim=dim, keepdim=True).clamp_min(eps * eps))
 
@@ -66,8 +66,8 @@ def _const_vec(v: Vec3, like: Tensor) -> Tensor:
 
 def _cross(a: Tensor, b: Tensor) -> Tensor:
     """Cross product over the component axis, broadcasting. Written out by components: with its
-    gradient, torch.linalg.cross over this (non-last) axis takes about five times as long on the
-    CPU (measured on (32, 3, 64, 64) fields)."""
+    gradient, torch.linalg.cross over this (non-last) axis is much slower on the CPU
+    (docs/benchmarks.md)."""
     ax, ay, az = a.unbind(dim=-3)
     bx, by, bz = b.unbind(dim=-3)
     return torch.stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx], dim=-3)

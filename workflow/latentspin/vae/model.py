@@ -6,7 +6,7 @@ Encoder: four (periodic-padded 3×3 conv, BatchNorm, leaky ReLU, 2×2 max-pool) 
 leaky ReLU) blocks, a last periodic-padded conv to 3 channels and L2 normalization, so that
 every output spin has unit length.
 
-Where the paper is loose (DESIGN.md): the decoder's dense layer has (L/16)²·128 units (Fig. 6's
+Where the paper is loose (docs/method.md): the decoder's dense layer has (L/16)²·128 units (Fig. 6's
 16×16×128 cannot reach 128 after four upsamplings); the encoder's 200 outputs are μ and log σ²;
 L_RC is the *mean* squared error over sites and components.
 
@@ -30,10 +30,10 @@ from latentspin.physics.observables import unit_vectors, vector_lengths
 from latentspin.vae.layers import PeriodicConv2d
 
 # The convolutions' feature maps are kept in channels-last (NHWC) memory layout, which oneDNN's
-# CPU convolutions use without reordering at every call: on two cores, 1.3-1.6 times the
-# throughput of the default layout at L = 128 (1.2-1.7 at L = 64) in training, decoding and
-# decoding with gradients (README, Benchmarks). The same numbers up to float rounding; the decoder
-# hands its output back in the default layout, which the objectives' lattice operations expect.
+# CPU convolutions use without reordering at every call, so training, decoding and decoding with
+# gradients run faster than in the default layout (docs/benchmarks.md). The same numbers up to
+# float rounding; the decoder hands its output back in the default layout, which the objectives'
+# lattice operations expect.
 FEATURE_LAYOUT = torch.channels_last
 
 

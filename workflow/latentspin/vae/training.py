@@ -1,8 +1,8 @@
 """Training of one VAE: one loop, no framework; checkpointed, resumed on rerun.
 
-The checkpoint is written after every epoch, within an epoch every CHECKPOINT_SECONDS (an epoch
-of the paper's 30,000 L = 128 samples takes about 10 minutes on a 2-core CPU) and on SIGTERM or
-SIGINT (:mod:`latentspin.core.checkpoints`). It holds weights, optimizer state, the random generator,
+The checkpoint is written after every epoch, within an epoch every CHECKPOINT_SECONDS (so that a
+job stopped within a long epoch, as a paper-scale epoch on a CPU is, loses little of it) and on
+SIGTERM or SIGINT (:mod:`latentspin.core.checkpoints`). It holds weights, optimizer state, the random generator,
 the history and, within an epoch, the epoch's permutation, batches done and loss sums, with a
 fingerprint of everything that defines the run (architecture, hyperparameters, data). A rerun
 with the same fingerprint continues where the last one stopped and ends bitwise where an
@@ -41,7 +41,7 @@ class TrainConfig:
     adam_betas: tuple[float, float] = (0.9, 0.999)
     seed: int = 0
     precision: str = "float32"  # or "bfloat16": autocast of the forward pass (weights stay float32)
-    compile: bool = False  # encoder and decoder through torch.compile (README, Benchmarks)
+    compile: bool = False  # encoder and decoder through torch.compile (docs/benchmarks.md)
 
     def __post_init__(self):
         if not self.beta > 0:
@@ -144,8 +144,8 @@ def fit(model: VAE, train_x: torch.Tensor, valid_x: torch.Tensor, tcfg: TrainCon
                 "perm": perm, "sums": sums, "seconds": seconds}
 
     ck = Checkpoint(lambda saved: save_torch(saved, checkpoint), checkpoint_seconds, where=_where)
-    # counted in batches, so that a long epoch (about 10 minutes at paper scale on a 2-core CPU)
-    # shows its rate and the time left within minutes; refreshed at most every 5 s: a small log
+    # counted in batches, so that a long epoch (paper scale on a CPU) shows its rate and the time
+    # left long before it ends; refreshed at most every 5 s: a small log
     done = start * len(batches) + (resume["batch"] if resume is not None else 0)
     bar = tqdm(total=tcfg.epochs * len(batches), initial=done, desc=f"train β={tcfg.beta:g}", unit="batch",
                disable=not progress, mininterval=5.0)

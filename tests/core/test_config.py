@@ -161,7 +161,7 @@ def test_snakemake_stops_on_bad_config_before_any_job(root, tmp_path):
 
 
 def test_every_objective_is_known_to_the_schema_the_config_and_the_builder(root, paper_config):
-    """An objective is named in four places (README, "Your own objective"): config.OBJECTIVES,
+    """An objective is named in four places (docs/architecture.md, "Adding an objective"): config.OBJECTIVES,
     the schema's objective list, the genetic algorithm's pressures (schema and config.yaml), and
     objectives.build. They must agree, or a new objective fails late in a run."""
     from latentspin.explore import objectives

@@ -153,7 +153,7 @@ def _assert_rerun_plans_the_job(root, cluster, workdir):
 
 
 def test_a_job_cancelled_mid_run_leaves_nothing_a_rerun_would_take_for_complete(cluster, root, tmp_path):
-    """scancel, then the user stops Snakemake (Ctrl-C) as the README says: no output, and a rerun
+    """scancel, then the user stops Snakemake (Ctrl-C) as docs/running.md ("Clusters") says: no output, and a rerun
     plans the job again."""
     p, job = _start_a_long_job(root, cluster, tmp_path)
     cluster.run("scancel", job)
@@ -167,7 +167,7 @@ def test_a_job_cancelled_mid_run_leaves_nothing_a_rerun_would_take_for_complete(
 
 
 def test_with_squeue_status_snakemake_sees_the_cancellation_itself(cluster, root, tmp_path):
-    """The README's remedy for the plugin not recognizing sacct's 'CANCELLED by <uid>': with
+    """The remedy in docs/running.md ("Clusters") for the plugin not recognizing sacct's 'CANCELLED by <uid>': with
     squeue status queries Snakemake reports the cancelled job as failed and exits."""
     p, job = _start_a_long_job(root, cluster, tmp_path, "--slurm-status-command", "squeue")
     cluster.run("scancel", job)

@@ -6,7 +6,7 @@ the daemons; this module starts private copies of them, as the current user, in 
 * MariaDB, on a free port of 127.0.0.1, holding the accounting database;
 * munged, with a fresh key and its own socket;
 * slurmdbd, so that ``sacct`` answers as on a production cluster (the executor plugin's default
-  status query; see README, "Clusters");
+  status query; see docs/running.md, "Clusters");
 * slurmctld and one slurmd: one node with the CPUs and memory given, one default partition,
   no cgroups (proctrack/linuxproc, task/none).
 

@@ -148,7 +148,7 @@ def test_decoder_amplitude_is_the_length_before_normalization():
 def test_negating_the_last_convolution_mirrors_every_decoded_state():
     """The L2 normalization is odd, so a decoder whose last convolution's weights and bias are
     negated decodes -S wherever the original decodes S: the same energies, Mz and W negated. Such a
-    decoder models S -> -S symmetric data as well as the original (docs/measured.md uses it)."""
+    decoder models S -> -S symmetric data as well as the original (docs/results.md uses it)."""
     model = VAE(VAEConfig(L=32, **SMALL)).eval()
     z = torch.cat([torch.zeros(1, 8), 3 * torch.randn(4, 8)])
     ham = Hamiltonian()

@@ -7,7 +7,7 @@ import pytest
 import yaml
 from latentspin.figures.claims import CLAIMS, NOT_RUN, Inputs, claims_table
 
-CRITERIA = yaml.safe_load((__import__("pathlib").Path(__file__).parents[1] / "config.yaml").read_text())["claims"]
+CRITERIA = yaml.safe_load((__import__("pathlib").Path(__file__).parents[2] / "config.yaml").read_text())["claims"]
 GS = -2.04436
 RNG = np.random.default_rng(0)
 
