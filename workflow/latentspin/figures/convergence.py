@@ -41,11 +41,11 @@ def convergence_figure(runs: Mapping[tuple[str, str], Mapping]):
             if sigma.min() > 0 and sigma.max() / sigma.min() > 10:
                 twin.set_yscale("log")
             twin.set_ylabel("mean σ*", color="C1")
-        ax.set_title(f"{ALGORITHM_LABELS[algorithm]}: {'max' if r['maximize'] else 'min'} {label}", fontsize=9)
-        ax.legend(fontsize=7, frameon=False)
+        ax.set_title(f"{ALGORITHM_LABELS[algorithm]}: {'max' if r['maximize'] else 'min'} {label}")
+        ax.legend()
     for ax in list(axes.flat)[len(pairs):]:
         ax.set_axis_off()
-    fig.suptitle("convergence of every explored pair", fontsize=10)
+    fig.suptitle("convergence of every explored pair")
     return fig
 
 

@@ -18,6 +18,6 @@ def draw(dataset: str | Path, out: str | Path | Sequence[str | Path], n: int = 1
               zip(sub["sample"].values, sub["energy"].values, sub["W"].values)]
     fig = sample_grid(sub["spins"].values, titles, ncols=ncols)
     fig.suptitle(f"{Path(dataset).name}: L={ds.attrs['L']}, J={ds.attrs['J']}, D={ds.attrs['D']}, "
-                 f"{ds.attrs['dmi']} DMI", fontsize=9)
+                 f"{ds.attrs['dmi']} DMI")
     fig.tight_layout()
     save_figure(fig, out, dpi)

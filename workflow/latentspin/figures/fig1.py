@@ -46,7 +46,7 @@ def figure_1(x_in: np.ndarray, x_vae: np.ndarray, ham: Hamiltonian, threshold: f
     wheel = ax_s.inset_axes([1.02, 0.0, 0.35, 0.35])
     colour_wheel(wheel)
     fig.suptitle(f"Fig. 1: annealed samples and decoded prior samples; nodal points (circled): local energy "
-                 f"maxima above {threshold}", fontsize=9)
+                 f"maxima above {threshold}")
     return fig
 
 

@@ -37,10 +37,10 @@ def figure_3(x_vae: np.ndarray, x_prime: np.ndarray, energies: Mapping[str, np.n
     panel_label(axes[0, 0], "b")
     ax = right.subplots()
     distributions(ax, energies, "energy density ε")
-    ax.set_title("100 states each (paper Fig. 3c)", fontsize=8)
+    ax.set_title("100 states each (paper Fig. 3c)")
     panel_label(ax, "c")
     fig.suptitle(f"Fig. 3: single-code modification; circles: nodal points of $X_{{VAE}}$ (total "
-                 f"{int(before.sum())} in {len(x_vae)} states, {int(after.sum())} left in $X'_{{VAE}}$)", fontsize=9)
+                 f"{int(before.sum())} in {len(x_vae)} states, {int(after.sum())} left in $X'_{{VAE}}$)")
     return fig
 
 

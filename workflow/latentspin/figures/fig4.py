@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from latentspin.figures.panels import distributions, format_value, objective_label, panel_label
-from latentspin.figures.style import plt, show_spins
+from latentspin.figures.style import NOTE, plt, show_spins
 
 
 def figure_4(runs: Mapping[str, Mapping], lattice_vector: Sequence[int]):
@@ -43,7 +43,7 @@ def figure_4(runs: Mapping[str, Mapping], lattice_vector: Sequence[int]):
     panel_label(ax_d, "d")
     _population_panel(ax_g, runs, ("C", "energy"), "energy", discrete=False)
     panel_label(ax_g, "g")
-    fig.suptitle("Fig. 4: genetic algorithm, best individual of the generation", fontsize=9)
+    fig.suptitle("Fig. 4: genetic algorithm, best individual of the generation")
     return fig
 
 
@@ -56,7 +56,7 @@ def _arrow(ax, a: Sequence[int], L: int):
                 arrowprops=dict(arrowstyle="-|>", color="black", lw=2.0, mutation_scale=18))
     ax.annotate("", xy=(c + d[0], c + d[1]), xytext=(c - d[0], c - d[1]),
                 arrowprops=dict(arrowstyle="-|>", color="yellow", lw=1.0, mutation_scale=14))
-    ax.text(c, c - 0.42 * L, f"a = ({a[0]:g}, {a[1]:g})", ha="center", fontsize=7,
+    ax.text(c, c - 0.42 * L, f"a = ({a[0]:g}, {a[1]:g})", ha="center", fontsize=NOTE,
             bbox=dict(facecolor="white", alpha=0.7, edgecolor="none", pad=1))
 
 
@@ -72,7 +72,7 @@ def _population_panel(ax, runs, objectives, quantity, discrete):
         return
     label = objective_label(quantity) if quantity != "energy" else "energy density ε"
     distributions(ax, samples, label, discrete=discrete)
-    ax.set_title("initial and final populations", fontsize=8)
+    ax.set_title("initial and final populations")
 
 
 def genetic_runs(runs: Mapping) -> dict:

@@ -15,8 +15,8 @@ from latentspin.figures.style import colour_wheel, plt, show_spins, spin_rgb
 def figure_5(states: Mapping[str, Mapping], s_bc: np.ndarray | None, ring: tuple[float, float], data_W: np.ndarray,
              data_Mz: np.ndarray, optimized: Mapping[str, float] | None):
     """(b, c, d) the decoded μ* of the stochastic runs maximizing Mz, minimizing ε and maximizing
-    C_BC (the ring of S_BC dashed on d); (e) the boundary map S_BC that run used (None: not run); (f) W against Mz of X_IN
-    with the optimized state of (b), and the least-squares line of the data.
+    C_BC (the ring of S_BC dashed on d); (e) the boundary map S_BC that run used (None: not run); (f) W against
+    Mz of X_IN with the optimized state of (b), and the least-squares line of the data.
     `states` maps an objective to the state's ``spins`` (3, L, L) and its measured ``energy``,
     ``W``, ``Mz`` and ``max_local_energy``; `ring` is (radius, width) in sites; `optimized` has
     keys W, Mz (and relaxed_W, relaxed_Mz)."""
@@ -45,7 +45,7 @@ def figure_5(states: Mapping[str, Mapping], s_bc: np.ndarray | None, ring: tuple
         axes[3].imshow(rgb, origin="lower", interpolation="nearest")
         axes[3].set_xticks([])
         axes[3].set_yticks([])
-        axes[3].set_title(f"$S_{{BC}}$: ring radius {ring[0]:.1f}, width {ring[1]:g} (grey: 0)", fontsize=8)
+        axes[3].set_title(f"$S_{{BC}}$: ring radius {ring[0]:.1f}, width {ring[1]:g} (grey: 0)")
     ax = axes[4]
     ax.scatter(data_Mz, data_W, s=6, alpha=0.35, color="C0", label=f"{len(data_W)} $X_{{IN}}$")
     slope, intercept = np.polyfit(data_Mz, data_W, 1)
@@ -58,9 +58,9 @@ def figure_5(states: Mapping[str, Mapping], s_bc: np.ndarray | None, ring: tuple
             ax.scatter([optimized["relaxed_Mz"]], [optimized["relaxed_W"]], marker="x", s=60, color="black",
                        label="(b) relaxed", zorder=3)
     ax.set(xlabel="$M_z$", ylabel="W")
-    ax.legend(fontsize=7, frameon=False)
+    ax.legend()
     panel_label(ax, "f")
-    fig.suptitle("Fig. 5: stochastic algorithm, the decoded state at μ*", fontsize=9)
+    fig.suptitle("Fig. 5: stochastic algorithm, the decoded state at μ*")
     return fig
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from latentspin.figures.panels import format_value, objective_label
-from latentspin.figures.style import plt, show_spins
+from latentspin.figures.style import NOTE, ROW_LABEL, plt, show_spins
 
 LEVEL_COLUMNS = 5
 
@@ -38,7 +38,7 @@ def levels_figure(runs: Mapping[tuple[str, str], Mapping]):
                    f"  ⟨|W|⟩ {np.mean(np.abs(np.round(r['level_W'][level]))):.1f}"
             if "level_amplitude" in r:
                 text += f"\namplitude {np.mean(r['level_amplitude'][level]):.2f}"
-            ax.set_xlabel(text, fontsize=7)
+            ax.set_xlabel(text, fontsize=NOTE)
         for ax in axes[row, len(shown[p]):-1]:
             ax.set_axis_off()
         ax = axes[row, -1]
@@ -46,12 +46,12 @@ def levels_figure(runs: Mapping[tuple[str, str], Mapping]):
         text = f"{label} {format_value(p[1], float(r['final_objective'][0]))}  W {np.round(r['final_W'][0]) + 0.0:.0f}"
         if "final_amplitude" in r:
             text += f"\namplitude {float(r['final_amplitude'][0]):.2f}"
-        ax.set_xlabel(text, fontsize=7)
-        axes[row, 0].set_ylabel(f"stochastic: {'max' if r['maximize'] else 'min'} {label}", fontsize=9)
+        ax.set_xlabel(text, fontsize=NOTE)
+        axes[row, 0].set_ylabel(f"stochastic: {'max' if r['maximize'] else 'min'} {label}", fontsize=ROW_LABEL)
     prior = next((float(runs[p]["prior_amplitude"]) for p in pairs if "prior_amplitude" in runs[p]), None)
     fig.suptitle("stochastic algorithm: a sample of N(μ*, σ*²) at the end of each γ level\n(below it: means over "
                  "the level's samples) and the final μ*"
-                 + ("" if prior is None else f"; output amplitude of prior samples {prior:.2f}"), fontsize=9)
+                 + ("" if prior is None else f"; output amplitude of prior samples {prior:.2f}"))
     return fig
 
 

@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from latentspin.figures.style import PANEL_LETTER
+
 if TYPE_CHECKING:
     from latentspin.physics.hamiltonian import Hamiltonian
 
 # torch (through physics) is imported only by the figures that compute physics from spins
-# (1, 3); the others draw what the runs measured, and their jobs start in half the time.
+# (1, 3); the others draw what the runs measured, and their jobs do not pay for importing it.
 
 # The paper's order and names of the objectives and algorithms, for titles and legends.
 LABELS = {"energy": "ε", "W": "W", "Mz": "$M_z$", "C": "C", "C_BC": "$C_{BC}$"}
@@ -35,7 +37,8 @@ NODAL_STYLE = dict(s=70, facecolors="none", edgecolors="red", linewidths=1.2)
 
 
 def panel_label(ax, letter: str):
-    ax.text(-0.08, 1.04, letter, transform=ax.transAxes, fontsize=11, fontweight="bold", va="bottom", ha="right")
+    ax.text(-0.08, 1.04, letter, transform=ax.transAxes, fontsize=PANEL_LETTER, fontweight="bold", va="bottom",
+            ha="right")
 
 
 def local_energy(spins: np.ndarray, ham: Hamiltonian) -> np.ndarray:
@@ -68,7 +71,7 @@ def energy_map(ax, local: np.ndarray, vmin: float, vmax: float, title: str | Non
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
-        ax.set_title(title, fontsize=8)
+        ax.set_title(title)
     return im
 
 
@@ -90,7 +93,7 @@ def distributions(ax, samples: Mapping[str, np.ndarray], xlabel: str, discrete: 
         ax.axvline(float(np.mean(v)), color=colour, linestyle="--", linewidth=1)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("density")
-    ax.legend(fontsize=7, frameon=False)
+    ax.legend()
 
 
 def format_value(objective: str, v: float) -> str:

@@ -39,18 +39,18 @@ def paths_figure(runs: Mapping[tuple[str, str], Mapping], nodal_threshold: float
             ax.set_ylabel(name)
         if "probe_max_local_energy" in r and nodal_threshold is not None:
             axes[row, 3].axhline(nodal_threshold, color="C3", linestyle="--", linewidth=1, label="nodal threshold")
-            axes[row, 3].legend(fontsize=7, frameon=False)
+            axes[row, 3].legend()
         if "probe_amplitude" in r and "prior_amplitude" in r:
             axes[row, 4].axhline(float(r["prior_amplitude"]), color="C2", linestyle="--", linewidth=1,
                                  label="prior samples")
             axes[row, 4].set_ylim(bottom=0)
-            axes[row, 4].legend(fontsize=7, frameon=False)
+            axes[row, 4].legend()
         if "probe_latent_radius" in r:
             axes[row, 5].axhline(1.0, color="C2", linestyle="--", linewidth=1, label="prior samples")
             axes[row, 5].set_ylim(bottom=0)
-            axes[row, 5].legend(fontsize=7, frameon=False)
+            axes[row, 5].legend()
         axes[row, 0].set_title(f"{ALGORITHM_LABELS[algorithm]}: {'max' if r['maximize'] else 'min'} "
-                               f"{objective_label(objective)}", fontsize=9, loc="left")
+                               f"{objective_label(objective)}", loc="left")
         if algorithm == "stochastic" and "gamma" in r:  # mark where γ drops
             for step in r["step"][1:][np.diff(r["gamma"]) != 0]:
                 for ax in axes[row]:
@@ -59,7 +59,7 @@ def paths_figure(runs: Mapping[tuple[str, str], Mapping], nodal_threshold: float
         ax.set_xlabel("generation / iteration")
     fig.suptitle("physics along the search path: the best individual (genetic) or μ* (stochastic), decoded; "
                  "dotted: γ divided; amplitude: the decoder's output before its L2 normalization; "
-                 "|z| / √N: 1 for prior codes", fontsize=9)
+                 "|z| / √N: 1 for prior codes")
     return fig
 
 

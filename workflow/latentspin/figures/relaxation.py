@@ -8,7 +8,7 @@ import numpy as np
 
 from latentspin.core.config import ConfigError
 from latentspin.figures.panels import ALGORITHM_LABELS, objective_label
-from latentspin.figures.style import plt
+from latentspin.figures.style import NOTE, plt
 
 if TYPE_CHECKING:
     pass
@@ -28,10 +28,9 @@ def relaxation_figure(metrics):
         ax.scatter(x, final, color="C0", label="decoded (final)", zorder=3)
         ax.scatter(x, relaxed, color="C3", marker="x", label="relaxed (T = 0 sweeps)", zorder=3)
         ax.set_ylabel(name)
-    axes[0].legend(fontsize=7, frameon=False)
-    axes[-1].set_xticks(x, labels, fontsize=7)
-    fig.suptitle("relaxation check: each optimized state before and after zero-temperature heat-bath sweeps",
-                 fontsize=9)
+    axes[0].legend()
+    axes[-1].set_xticks(x, labels, fontsize=NOTE)
+    fig.suptitle("relaxation check: each optimized state before and after zero-temperature heat-bath sweeps")
     return fig
 
 

@@ -18,6 +18,22 @@ from matplotlib.colors import hsv_to_rgb  # noqa: E402
 
 from latentspin.core.io import atomic  # noqa: E402
 
+# The figures' style sheet, set once for every figure (each figure module imports this one): a
+# panel's title, a figure's title and the legends take their sizes from here, and the few texts
+# that need another size name it below instead of a number.
+STYLE = {
+    "axes.titlesize": 8,
+    "figure.titlesize": 9,
+    "legend.fontsize": 7,
+    "legend.title_fontsize": 7,
+    "legend.frameon": False,
+}
+matplotlib.rcParams.update(STYLE)
+NOTE = 7  # annotations, and tick labels where many crowd an axis
+SMALL = 6  # a legend with many entries
+ROW_LABEL = 9  # the label of a row of panels
+PANEL_LETTER = 11  # (a), (b), ... beside a panel
+
 
 def spin_rgb(spins: np.ndarray) -> np.ndarray:
     """RGB image (L, L, 3) in [0, 1] of one configuration (3, L, L); x runs to the right and
@@ -35,7 +51,7 @@ def show_spins(ax, spins: np.ndarray, title: str | None = None):
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
-        ax.set_title(title, fontsize=8)
+        ax.set_title(title)
 
 
 def colour_wheel(ax, size: int = 129):
@@ -48,7 +64,7 @@ def colour_wheel(ax, size: int = 129):
     rgba = np.concatenate([wheel, (r <= 1)[..., None].astype(float)], axis=-1)
     ax.imshow(rgba, origin="lower", extent=(-1, 1, -1, 1))
     ax.set_axis_off()
-    ax.set_title("$S_z>0$ (white at +z)", fontsize=7)
+    ax.set_title("$S_z>0$ (white at +z)", fontsize=NOTE)
 
 
 def sample_grid(spins: np.ndarray, titles: Sequence[str] | None = None, ncols: int = 4, panel: float = 2.2):

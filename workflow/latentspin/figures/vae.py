@@ -15,7 +15,7 @@ from latentspin.core.io import write_csv, write_json
 from latentspin.core.seeds import derive_seed
 from latentspin.core.stores import load_spins, open_dataset
 from latentspin.figures.inputs import evenly_spaced
-from latentspin.figures.style import colour_wheel, plt, save_figure, show_spins
+from latentspin.figures.style import SMALL, colour_wheel, plt, save_figure, show_spins
 from latentspin.physics import observables
 from latentspin.physics.hamiltonian import Hamiltonian
 from latentspin.vae.diagnostics import data_reference, decode_prior, diagnose, origin_field, spin_physics, table
@@ -37,7 +37,7 @@ def diagnostics_figure(results: Sequence[Mapping], histories: Mapping[float, pd.
             h = histories[b]
             ax.plot(h["epoch"], h["valid_rc"], color=colors[b], label=label[b])
     ax.set(xlabel="epoch", ylabel="validation $L_{RC}$", yscale="log", title="(a) training")
-    ax.legend(fontsize=8)
+    ax.legend()
 
     ax = axes[0, 1]
     ax.plot(betas, [r["valid_rc"] for r in results], "o-", color="C0")
@@ -59,7 +59,7 @@ def diagnostics_figure(results: Sequence[Mapping], histories: Mapping[float, pd.
     ax2.axhline(results[0]["data_diversity"], color="k", ls="--", lw=1, label="X_IN")
     ax2.set_ylim(0, 1.05)
     ax2.set_ylabel("diversity 1 - |<S(r)>|²", color="C3")
-    ax2.legend(fontsize=7, loc="lower left")
+    ax2.legend(loc="lower left")
 
     ax = axes[1, 0]
     for r in results:
@@ -81,8 +81,8 @@ def diagnostics_figure(results: Sequence[Mapping], histories: Mapping[float, pd.
                 sns.kdeplot(x=r["arrays"][f"{who}_{key}"], ax=ax, color=colors[r["beta"]], ls=ls, warn_singular=False,
                             label=f"{name} {label[r['beta']]}: {r[nodal[who]]:.1f}")
         ax.set(xlabel=xlabel, title=title)
-    axes[1, 2].legend(fontsize=6, title=f"mean nodal points (local ε > {results[0]['nodal_threshold']:g})",
-                      title_fontsize=6)
+    axes[1, 2].legend(fontsize=SMALL, title=f"mean nodal points (local ε > {results[0]['nodal_threshold']:g})",
+                      title_fontsize=SMALL)
     fig.tight_layout()
     return fig
 
@@ -102,7 +102,7 @@ def reconstruction_figure(model: VAE, x: torch.Tensor, title: str):
         show_spins(axes[1, k], out[k], f"X_OUT  mse={mse:.4f}")
     axes[1, n].set_axis_off()
     colour_wheel(axes[0, n])
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 
@@ -127,10 +127,10 @@ def prior_samples_figure(model: VAE, ham: Hamiltonian, n: int, seed: int, data_p
         axes[1, k].contour(local[k], levels=[data_peak], colors="cyan", linewidths=0.8, linestyles="--")
         axes[1, k].set_xticks([])
         axes[1, k].set_yticks([])
-        axes[1, k].set_title(f"peak {local[k].max():.2f}", fontsize=8)
+        axes[1, k].set_title(f"peak {local[k].max():.2f}")
     fig.colorbar(im, ax=axes[1, :].tolist(), shrink=0.9, label="local energy density")
     fig.suptitle("decoded prior samples X_VAE, the state decoded at the origin z = 0, and their local energy "
-                 "density (dashed: the data's peak); amplitude: the decoder's output before normalization", fontsize=9)
+                 "density (dashed: the data's peak); amplitude: the decoder's output before normalization")
     return fig
 
 
