@@ -134,8 +134,8 @@ def test_store_records_the_kernel_and_kernels_do_not_mix(tiny_config, tmp_path):
     s0 = anneal_jobs.anneal_shard(config, "valid", 0, tmp_path / "s0.zarr", progress=False)
     s1 = anneal_jobs.anneal_shard(config, "valid", 1, tmp_path / "s1.zarr", progress=False, kernel="torch")
     a, b = stores.open_dataset(s0), stores.open_dataset(s1)
-    assert "(latentspin.anneal.heatbath_numba)" in a.attrs["method"]
-    assert "latentspin.anneal.heatbath_torch, torch float32 on cpu" in b.attrs["method"]
+    assert "(numba kernel, float64)" in a.attrs["method"]
+    assert "(torch kernel, float32 on cpu)" in b.attrs["method"]
     spins = torch.from_numpy(b["spins"].values).double()
     np.testing.assert_allclose(b["energy"].values, observables.energy_density(spins, Hamiltonian()).numpy(), atol=1e-12)
     np.testing.assert_allclose(np.linalg.norm(b["spins"].values, axis=1), 1.0, atol=1e-6)

@@ -61,12 +61,13 @@ def select_kernel(device: str = "cpu", kernel: str | None = None) -> tuple[str, 
 
 
 def kernel_description(kernel: str, device: str, dtype: str = "float64") -> str:
-    """What produced a dataset, for its ``method`` attribute."""
+    """What produced a dataset, for its ``method`` attribute: the kernel by its name, not its
+    module's, so that moving code does not make a split's shards look as if they came from
+    different kernels (assembly refuses those)."""
     if kernel == "numba":
-        return "checkerboard heat-bath Monte Carlo (latentspin.anneal.heatbath_numba), then zero-temperature sweeps"
+        return "checkerboard heat-bath Monte Carlo (numba kernel, float64), then zero-temperature sweeps"
     if kernel == "torch":
-        return (f"checkerboard heat-bath Monte Carlo (latentspin.anneal.heatbath_torch, torch {dtype} on {device}), "
-                "then zero-temperature sweeps")
+        return f"checkerboard heat-bath Monte Carlo (torch kernel, {dtype} on {device}), then zero-temperature sweeps"
     raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
 
 
