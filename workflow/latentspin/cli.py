@@ -17,6 +17,7 @@ from pathlib import Path
 
 from latentspin import __version__
 from latentspin.core import config as cfg
+from latentspin.core.errors import UserError
 
 # the figures' names, without importing the figures (--help stays instant)
 FIGURES = ("fig1", "fig3", "fig4", "fig5", "convergence", "paths", "levels", "relaxation")
@@ -284,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except cfg.ConfigError as e:
+    except UserError as e:  # a bad config, store or file: one line naming it, no traceback
         print(f"latentspin: error: {e}", file=sys.stderr)
         return 2
     return 0

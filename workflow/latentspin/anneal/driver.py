@@ -19,8 +19,8 @@ from collections.abc import Callable
 import numpy as np
 
 from latentspin.anneal.schedule import Schedule, check_lattice, check_sweep_number
-from latentspin.core.config import ConfigError
 from latentspin.core.devices import set_threads
+from latentspin.core.errors import ConfigError
 from latentspin.physics.hamiltonian import Hamiltonian
 
 ANNEAL_DEVICES = ("auto", "cpu", "cuda")  # what users choose (anneal.device)

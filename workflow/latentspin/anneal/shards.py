@@ -16,7 +16,7 @@ from tqdm import tqdm
 from latentspin import __version__
 from latentspin.anneal.driver import anneal, kernel_description, select_kernel
 from latentspin.anneal.schedule import Schedule
-from latentspin.core.config import ConfigError
+from latentspin.core.errors import ConfigError
 from latentspin.core.io import write_json
 from latentspin.core.seeds import sample_keys
 from latentspin.core.stores import make_dataset, open_dataset, write_zarr

@@ -17,11 +17,15 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from pathlib import Path
 
 from tqdm import tqdm
 
 # Seconds between checkpoints of a running loop: what a job killed without warning loses at most
 CHECKPOINT_SECONDS = 300.0
+# The layout of a checkpoint file; a file of another layout (another version of latentspin) is
+# set aside, never half-read
+CHECKPOINT_FORMAT = 1
 
 
 class Stopped(Exception):
@@ -98,3 +102,30 @@ def stop_on_signals(checkpoint: Checkpoint | None, step: str = "step"):
     finally:
         for sig, action in previous.items():
             signal.signal(sig, action)
+
+
+def load_checkpoint(path: str | Path, fingerprint: dict, what: str, map_location="cpu") -> dict | None:
+    """What a previous run of the same loop (`fingerprint`) saved at `path`, or None where there is
+    nothing to resume: no file, a file that cannot be read (cut short, altered, written by another
+    version of latentspin or torch) or one of another run. Each of these is said in the log, and
+    the `what` (a training, a search) starts afresh; the file is left for the next save to replace."""
+    import torch
+
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        saved = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # noqa: BLE001 (any unreadable file is set aside alike)
+        reason = " ".join(str(e).split())[:200]
+        tqdm.write(f"ignoring {path}: it cannot be read ({type(e).__name__}: {reason}); the {what} starts afresh",
+                   file=sys.stderr)
+        return None
+    if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
+        tqdm.write(f"ignoring {path}: written by another version of latentspin; the {what} starts afresh",
+                   file=sys.stderr)
+        return None
+    if saved.get("fingerprint") != fingerprint:
+        tqdm.write(f"ignoring {path}: it belongs to a different {what}; this one starts afresh", file=sys.stderr)
+        return None
+    return saved

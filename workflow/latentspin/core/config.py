@@ -18,6 +18,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from latentspin.core.errors import ConfigError
+
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 SPLITS = ("train", "valid")
 ALGORITHMS = ("single_code", "genetic", "stochastic")
@@ -31,10 +33,6 @@ EXPLORE_COMMON_SECTIONS = ("seed", "lattice", "hamiltonian", "vae.training", "ex
                            "explore.nodal_threshold", "explore.relax_sweeps")
 FIGURE_SECTIONS = ("lattice", "hamiltonian", "explore.objectives", "explore.nodal_threshold", "figures")
 CLAIMS_SECTIONS = ("lattice", "hamiltonian", "vae.beta", "figures", "claims")
-
-
-class ConfigError(ValueError):
-    """A configuration value that the workflow cannot run with; the message names the key."""
 
 
 @cache

@@ -43,7 +43,7 @@ import torch
 import xarray as xr
 from tqdm import tqdm
 
-from latentspin.core.checkpoints import CHECKPOINT_SECONDS, stop_on_signals
+from latentspin.core.checkpoints import CHECKPOINT_FORMAT, CHECKPOINT_SECONDS, load_checkpoint, stop_on_signals
 from latentspin.core.config import ALGORITHMS, explore_sections, subset
 from latentspin.core.devices import resolve_device, set_torch_threads
 from latentspin.core.io import save_torch, write_json
@@ -250,16 +250,9 @@ def search_fingerprint(config: Mapping, algorithm: str, objective_name: str, mod
 
 def _load_checkpoint(path: Path, fingerprint: dict, device: torch.device) -> tuple[dict | None, float]:
     """The explorer state and the seconds already spent of the search `fingerprint` saved at path,
-    or (None, 0) where there is none or it belongs to another search."""
-    if not path.exists():
-        return None, 0.0
-    try:
-        saved = torch.load(path, map_location=device, weights_only=True)
-    except Exception as e:  # e.g. written by another torch version: the search starts afresh
-        tqdm.write(f"ignoring {path}: it cannot be read ({type(e).__name__}: {e})", file=sys.stderr)
-        return None, 0.0
-    if not isinstance(saved, dict) or saved.get("fingerprint") != fingerprint:
-        tqdm.write(f"ignoring {path}: it belongs to a different search", file=sys.stderr)
+    or (None, 0) where there is none to resume (:func:`latentspin.core.checkpoints.load_checkpoint`)."""
+    saved = load_checkpoint(path, fingerprint, "search", map_location=device)
+    if saved is None:
         return None, 0.0
     state = saved["state"]
     done = state.get("iteration", state.get("generation"))
@@ -291,7 +284,7 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
     start = time.perf_counter()
 
     def save(state: dict):
-        save_torch({"fingerprint": fingerprint, "state": state,
+        save_torch({"format": CHECKPOINT_FORMAT, "fingerprint": fingerprint, "state": state,
                     "seconds": seconds_before + time.perf_counter() - start}, checkpoint)
 
     ctx = _Context(decoder=model.decoder, objective=obj, latent_dim=model.cfg.latent_dim, settings=ex[algorithm],

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from latentspin.core.config import ConfigError
+from latentspin.core.errors import ConfigError
 from latentspin.core.seeds import derive_seed
 from latentspin.figures.inputs import x_in
 from latentspin.figures.panels import energy_map, local_energy, mark, nodal_mask, panel_label

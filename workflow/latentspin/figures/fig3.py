@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from latentspin.core.config import ConfigError
+from latentspin.core.errors import ConfigError
 from latentspin.figures.inputs import need, x_in
 from latentspin.figures.panels import distributions, local_energy, mark, nodal_mask, panel_label
 from latentspin.figures.style import plt, show_spins

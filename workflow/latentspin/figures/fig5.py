@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from latentspin.core.config import ConfigError
+from latentspin.core.errors import ConfigError
 from latentspin.figures.inputs import x_in
 from latentspin.figures.panels import objective_label, panel_label
 from latentspin.figures.style import colour_wheel, plt, show_spins, spin_rgb

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from latentspin.core.config import ALGORITHMS, OBJECTIVES, ConfigError
+from latentspin.core.config import ALGORITHMS, OBJECTIVES
+from latentspin.core.errors import ConfigError
 from latentspin.core.stores import StoreArrays, load_arrays, open_dataset
 
 Pair = tuple[str, str]

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from latentspin.core.config import ConfigError
+from latentspin.core.errors import ConfigError
 from latentspin.figures.panels import ALGORITHM_LABELS, objective_label
 from latentspin.figures.style import NOTE, plt
 

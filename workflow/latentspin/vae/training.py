@@ -22,7 +22,13 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from latentspin.core.checkpoints import CHECKPOINT_SECONDS, Checkpoint, stop_on_signals
+from latentspin.core.checkpoints import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_SECONDS,
+    Checkpoint,
+    load_checkpoint,
+    stop_on_signals,
+)
 from latentspin.core.devices import resolve_device, set_torch_threads
 from latentspin.core.io import save_torch, write_csv
 from latentspin.core.seeds import derive_seed
@@ -122,24 +128,22 @@ def fit(model: VAE, train_x: torch.Tensor, valid_x: torch.Tensor, tcfg: TrainCon
     fingerprint = json.loads(json.dumps(fingerprint))  # plain types, comparable after a round trip
     history: list[dict] = []
     start, resume = 0, None
-    if checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        if state["fingerprint"] == fingerprint:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            generator.set_state(state["generator"].cpu())  # generator states live on the CPU
-            history, start = state["history"], state["epoch"]
-            resume = state if state.get("batch") else None  # stopped within epoch start + 1
-            tqdm.write(f"resuming from {checkpoint} after {_where({'batch': 0} | state)}", file=sys.stderr)
-        else:
-            tqdm.write(f"ignoring {checkpoint}: it belongs to a different run", file=sys.stderr)
+    state = load_checkpoint(checkpoint, fingerprint, "training", map_location=device)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"].cpu())  # generator states live on the CPU
+        history, start = state["history"], state["epoch"]
+        resume = state if state.get("batch") else None  # stopped within epoch start + 1
+        tqdm.write(f"resuming from {checkpoint} after {_where({'batch': 0} | state)}", file=sys.stderr)
     n = len(train_x)
     batches = list(_batches(n, tcfg.batch_size))
     forward = training_forward(model, tcfg.compile)
 
     def state(epoch: int, batch: int, perm, sums, seconds: float) -> dict:
         """The whole run after `batch` batches of epoch `epoch` + 1 (batch 0: after epoch `epoch`)."""
-        return {"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        return {"format": CHECKPOINT_FORMAT, "fingerprint": fingerprint, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
                 "generator": generator.get_state(), "history": history, "epoch": epoch, "batch": batch,
                 "perm": perm, "sums": sums, "seconds": seconds}
 
