@@ -19,7 +19,7 @@ from latentspin.anneal.schedule import Schedule
 from latentspin.core.errors import ConfigError
 from latentspin.core.io import write_json
 from latentspin.core.seeds import sample_keys
-from latentspin.core.stores import make_dataset, open_dataset, write_zarr
+from latentspin.core.stores import check_split, make_dataset, open_dataset, write_zarr
 from latentspin.physics import hamiltonian, observables
 from latentspin.physics.hamiltonian import Hamiltonian
 
@@ -94,6 +94,7 @@ def summarize(path: str | Path, max_wavelength_samples: int = 256, progress: boo
     ground state): mean ε and its gap to the lattice ground state, |Mz|, the dominant
     wavelength from the structure factor, and how close W is to an integer."""
     ds = open_dataset(path)
+    check_split(ds.isel(sample=slice(0, max_wavelength_samples)), path)  # the samples it reads spins of
     ham = Hamiltonian(J=ds.attrs["J"], D=ds.attrs["D"], dmi=ds.attrs["dmi"])
     L = int(ds.attrs["L"])
     n_gs, m_gs, eps_gs = hamiltonian.lattice_ground_state(L, ham)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from latentspin.core.stores import open_dataset
+from latentspin.core.stores import check_split, open_dataset
 from latentspin.figures.inputs import evenly_spaced
 from latentspin.figures.style import sample_grid, save_figure
 
@@ -14,6 +14,7 @@ def draw(dataset: str | Path, out: str | Path | Sequence[str | Path], n: int = 1
     """n configurations of the split store `dataset`, evenly spread over it, titled with ε and W."""
     ds = open_dataset(dataset)
     sub = ds.isel(sample=evenly_spaced(ds.sizes["sample"], n))
+    check_split(sub, dataset)
     titles = [f"#{k}  ε={e:.4f}  W={w:+.0f}" for k, e, w in
               zip(sub["sample"].values, sub["energy"].values, sub["W"].values)]
     fig = sample_grid(sub["spins"].values, titles, ncols=ncols)

@@ -10,7 +10,7 @@ import numpy as np
 
 from latentspin.core.config import ALGORITHMS, OBJECTIVES
 from latentspin.core.errors import ConfigError
-from latentspin.core.stores import StoreArrays, load_arrays, open_dataset
+from latentspin.core.stores import StoreArrays, check_split, load_arrays, open_dataset, read_values
 
 Pair = tuple[str, str]
 
@@ -42,10 +42,12 @@ def need(runs: Mapping[Pair, StoreArrays], pair: Pair, figure: str) -> StoreArra
 
 
 def x_in(path: str | Path, n: int, variables: Sequence[str] = ("energy", "W", "Mz")) -> dict[str, np.ndarray]:
-    """The first n samples of the training data: i.i.d. annealed states, the paper's X_IN."""
+    """The first n samples of the training data: i.i.d. annealed states, the paper's X_IN, once
+    they have passed the data contract (:func:`latentspin.core.stores.check_split`)."""
     ds = open_dataset(path)
-    n = min(n, ds.sizes["sample"])
-    return {v: ds[v][:n].values for v in variables}
+    first = ds.isel(sample=slice(0, min(n, ds.sizes["sample"])))
+    check_split(first, path)
+    return {v: read_values(first, v, path) for v in variables}
 
 
 def evenly_spaced(n_total: int, n: int) -> np.ndarray:

@@ -13,7 +13,7 @@ import torch
 from latentspin.core.devices import resolve_device, set_torch_threads
 from latentspin.core.io import write_csv, write_json
 from latentspin.core.seeds import derive_seed
-from latentspin.core.stores import load_spins, open_dataset
+from latentspin.core.stores import check_split, load_spins, open_dataset
 from latentspin.figures.inputs import evenly_spaced
 from latentspin.figures.style import SMALL, colour_wheel, plt, save_figure, show_spins
 from latentspin.physics import observables
@@ -168,11 +168,14 @@ def draw_model(model_path: str | Path, valid: str | Path, reconstruction_out, sa
     decoded prior samples with their local energy density and the state decoded at z = 0."""
     model = load_model(model_path)
     ds = open_dataset(valid)
-    x = torch.from_numpy(ds["spins"].isel(sample=evenly_spaced(ds.sizes["sample"], n)).values)
+    shown, first = ds.isel(sample=evenly_spaced(ds.sizes["sample"], n)), ds.isel(sample=slice(0, 200))
+    for part in (shown, first):
+        check_split(part, valid)
+    x = torch.from_numpy(shown["spins"].values)
     beta = model.extra["beta"]
     save_figure(reconstruction_figure(model, x, f"validation samples and reconstructions, β = {beta:g}"),
                 reconstruction_out)
     ham = Hamiltonian(J=ds.attrs["J"], D=ds.attrs["D"], dmi=ds.attrs["dmi"])
-    reference = torch.from_numpy(ds["spins"][:200].values)
+    reference = torch.from_numpy(first["spins"].values)
     data_peak = float(spin_physics(reference, ham)["max_local_energy"].max())
     save_figure(prior_samples_figure(model, ham, n, derive_seed(0, "figure-prior-samples"), data_peak), samples_out)

@@ -19,13 +19,17 @@ uniform state manufactured from a weak, nearly constant output.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from latentspin.core.errors import DamagedFile
 from latentspin.core.io import save_torch
+from latentspin.core.stores import remake_hint
 from latentspin.physics.observables import unit_vectors, vector_lengths
 from latentspin.vae.layers import PeriodicConv2d
 
@@ -195,16 +199,50 @@ def kl_divergence(mu: Tensor, logvar: Tensor) -> Tensor:
     return kl_per_dim(mu, logvar).sum(dim=-1).mean()
 
 
+def weights_digest(state_dict: dict) -> str:
+    """SHA-256 of a state dict's names and tensor bytes: what a model file is checked against."""
+    digest = hashlib.sha256()
+    for name, tensor in state_dict.items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
 def save_model(model: VAE, path, extra: dict | None = None):
-    """Weights, the architecture and `extra` metadata, as tensors and plain containers only, so
-    :func:`load_model` reads it with ``weights_only=True`` (no code executed); written whole or
-    not at all (:func:`latentspin.core.io.save_torch`)."""
-    save_torch({"config": model.cfg.as_dict(), "state_dict": model.state_dict(), "extra": extra or {}}, path)
+    """Weights, the architecture, `extra` metadata and the weights' SHA-256, as tensors and plain
+    containers only, so :func:`load_model` reads it with ``weights_only=True`` (no code executed)
+    and can tell an altered file; written whole or not at all (:func:`latentspin.core.io.save_torch`)."""
+    state = model.state_dict()
+    save_torch({"config": model.cfg.as_dict(), "state_dict": state, "extra": extra or {},
+                "sha256": weights_digest(state)}, path)
 
 
 def load_model(path, map_location: str | torch.device = "cpu") -> VAE:
-    blob = torch.load(path, map_location=map_location, weights_only=True)
-    model = VAE(VAEConfig(**blob["config"]))
-    model.load_state_dict(blob["state_dict"])
+    """The model saved at `path` by :func:`save_model`, in evaluation mode. A file that is not
+    such a model (cut short, altered: its weights no longer match their SHA-256, or with
+    non-finite weights) raises :class:`~latentspin.core.errors.DamagedFile` naming it."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"model not found: {path}")
+
+    def damaged(what: str):
+        return DamagedFile(f"{path}: {what}; {remake_hint(path)}")
+
+    try:
+        blob = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # noqa: BLE001 (cut short, not a torch file, another format: one remedy)
+        raise damaged(f"not a readable model file ({type(e).__name__}: {' '.join(str(e).split())[:80]})") from None
+    if not isinstance(blob, dict) or not {"config", "state_dict"} <= blob.keys():
+        raise damaged("not a latentspin model file (no config and state_dict)")
+    try:
+        model = VAE(VAEConfig(**blob["config"]))
+        model.load_state_dict(blob["state_dict"])
+    except Exception as e:  # noqa: BLE001
+        raise damaged(f"its weights do not fit its architecture ({type(e).__name__}: {str(e)[:160]})") from None
+    if "sha256" in blob and weights_digest(blob["state_dict"]) != blob["sha256"]:
+        raise damaged("its weights do not match the SHA-256 they were saved with: the file was altered")
+    bad = [name for name, t in blob["state_dict"].items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise damaged(f"{len(bad)} weight tensors hold NaN or infinite values (first: {bad[0]})")
     model.extra = blob.get("extra", {})
     return model.eval()
