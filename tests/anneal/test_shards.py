@@ -1,5 +1,6 @@
 """The data contract of the annealing stage: shards, assembly, reproducibility, atomic writes."""
 
+import errno
 import json
 
 import numpy as np
@@ -9,6 +10,7 @@ import xarray as xr
 from latentspin.anneal import shards as anneal_jobs
 from latentspin.core import config as cfg
 from latentspin.core import stores
+from latentspin.core.errors import DiskFull
 from latentspin.physics import observables
 from latentspin.physics.hamiltonian import Hamiltonian
 
@@ -80,7 +82,8 @@ def test_assemble_refuses_foreign_or_missing_shards(tiny_config, tmp_path):
 
 
 def test_failed_write_keeps_existing_output(tiny_config, tmp_path, monkeypatch):
-    """A write that dies half way leaves the previous store intact and no partial one."""
+    """A write that dies half way (here: the disk is full) leaves the previous store intact and no
+    partial one, and says so in one line."""
     out = anneal_jobs.anneal_shard(tiny_config, "valid", 0, tmp_path / "v.zarr", progress=False)
     before = stores.open_dataset(out)["spins"].values.copy()
 
@@ -88,13 +91,13 @@ def test_failed_write_keeps_existing_output(tiny_config, tmp_path, monkeypatch):
 
     def broken(self, store, **kwargs):
         real_to_zarr(xr.Dataset({"half": ("a", np.zeros(3))}), store, mode="w", consolidated=False)
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(xr.Dataset, "to_zarr", broken)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(DiskFull, match=r"v\.zarr: no space left on the device while writing it \(the previous v\.zarr is kept"):
         anneal_jobs.anneal_shard(tiny_config, "valid", 0, out, progress=False)
     np.testing.assert_array_equal(stores.open_dataset(out)["spins"].values, before)
-    with pytest.raises(OSError):
+    with pytest.raises(DiskFull, match=r"no new\.zarr was written"):
         anneal_jobs.anneal_shard(tiny_config, "valid", 0, tmp_path / "new.zarr", progress=False)
     assert not (tmp_path / "new.zarr").exists()
     assert not list(tmp_path.glob(".*.tmp"))

@@ -1,5 +1,5 @@
 import pytest
-from latentspin.core.io import atomic, write_json
+from latentspin.core.io import atomic, temporary, write_json
 from latentspin.core.seeds import derive_seed
 
 
@@ -29,3 +29,13 @@ def test_derived_seeds_are_stable_and_distinct():
     assert derive_seed(1, "a", 2) == derive_seed(1, "a", 2)
     assert len({derive_seed(1, "a"), derive_seed(1, "b"), derive_seed(2, "a")}) == 3
     assert 0 <= derive_seed(7, "x") < 2**63
+
+
+def test_what_a_killed_write_left_is_cleared_by_the_next(tmp_path):
+    """A job killed without warning (SIGKILL) leaves its temporary file; the rerun's write removes
+    it and never takes it for the output."""
+    path = tmp_path / "a.json"
+    temporary(path).write_text("half of a killed write")
+    assert not path.exists()
+    write_json({"v": 3}, path)
+    assert '"v": 3' in path.read_text() and not temporary(path).exists()

@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 import xarray as xr
 from latentspin.core.errors import DamagedFile, DataError
-from latentspin.core.stores import (SPIN_LENGTH_TOLERANCE, assemble, load_spins, make_dataset, open_dataset,
-                                    write_zarr)
+from latentspin.core.stores import (
+    SPIN_LENGTH_TOLERANCE,
+    assemble,
+    load_spins,
+    make_dataset,
+    open_dataset,
+    write_zarr,
+)
 from latentspin.figures.inputs import x_in
 
 L = 8

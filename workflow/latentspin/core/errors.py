@@ -28,3 +28,7 @@ class DamagedFile(UserError):
 class NotFinite(UserError, FloatingPointError):
     """A loss, gradient, objective or code that became NaN or infinite: the run stops where it
     happened, keeps its last good checkpoint and writes no output."""
+
+
+class DiskFull(UserError, OSError):
+    """No space was left to write an output: nothing partial was left, the previous file is kept."""

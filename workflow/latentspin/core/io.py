@@ -6,12 +6,15 @@ an interrupted job never leaves a file that looks complete.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from latentspin.core.errors import DiskFull
 
 
 def temporary(path: str | Path) -> Path:
@@ -33,9 +36,16 @@ def atomic(path: str | Path) -> Iterator[Path]:
     replaces `path`, when it fails it is removed and `path` keeps what it had."""
     path = Path(path)
     tmp = temporary(path)
-    _remove(tmp)
+    _remove(tmp)  # what a killed write left
     try:
         yield tmp
+    except OSError as e:
+        _remove(tmp)
+        if e.errno == errno.ENOSPC:
+            kept = f"the previous {path.name} is kept" if path.exists() else f"no {path.name} was written"
+            raise DiskFull(f"{path}: no space left on the device while writing it ({kept}, nothing partial is "
+                           "left); free some space and rerun") from None
+        raise
     except BaseException:
         _remove(tmp)
         raise

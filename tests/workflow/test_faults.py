@@ -1,0 +1,121 @@
+"""Faults through real Snakemake at the smoke preset: a NaN in the training data and a model file
+cut short each stop their job with a one-line message, nothing downstream runs, and once the file
+is restored a rerun completes with outputs equal to a clean run's."""
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import zarr
+
+pytestmark = pytest.mark.slow
+
+RULE_LOGS = "results/logs"
+
+
+def _compare():
+    spec = importlib.util.spec_from_file_location("compare_runs", __import__("pathlib").Path(__file__).parents[2]
+                                                  / "dev" / "compare_runs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.compare
+
+
+def snakemake(checkout, workdir, *args):
+    cmd = [sys.executable, "-m", "snakemake", *args, "-s", str(checkout / "Snakefile"), "--directory", str(workdir),
+           "--cores", "2", "--configfile", str(checkout / "presets" / "smoke.yaml"), str(workdir / "full_matrix.yaml")]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture
+def copy_of_smoke(smoke, tmp_path):
+    """The finished smoke run, copied with its times and Snakemake's records, to be damaged."""
+    workdir, _, _ = smoke
+    copy = tmp_path / "run"
+    shutil.copytree(workdir, copy, symlinks=True)
+    return workdir, copy
+
+
+def _outputs(workdir, parts):
+    return {p: p.stat().st_mtime_ns for part in parts for p in (workdir / part).rglob("*") if p.is_file()}
+
+
+def _last_error(log):
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def test_a_nan_in_the_training_data_stops_training_and_nothing_after_it(copy_of_smoke, checkout):
+    clean, run = copy_of_smoke
+    store = run / "results/data/train.zarr"
+    backup = run.parent / "train.zarr.backup"
+    shutil.copytree(store, backup)
+    spins = zarr.open_array(store / "spins", mode="r+")
+    spins[5, 1, 3, 3] = np.nan
+    downstream = _outputs(run, ["results/explore", "results/figures", "results/claims.csv"])
+
+    r = snakemake(checkout, run, "--forcerun", "train_vae")
+    assert r.returncode != 0
+    logs = sorted((run / RULE_LOGS / "vae").glob("train_beta*.log"))
+    failed = [log for log in logs if "latentspin: error:" in log.read_text()]
+    assert failed, "no training job reported the bad store"
+    for log in failed:
+        message = _last_error(log)
+        assert message.startswith("latentspin: error: results/data/train.zarr: ")  # as the job names it
+        assert "sample 5: the spin at (y, x) = (3, 3) is not finite" in message
+        assert "Traceback" not in log.read_text()
+    assert _outputs(run, ["results/explore", "results/figures", "results/claims.csv"]) == downstream
+
+    shutil.rmtree(store)
+    shutil.copytree(backup, store)
+    r = snakemake(checkout, run)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert _compare()(clean / "results", run / "results") == []
+
+
+def test_a_model_cut_short_stops_the_searches_and_nothing_after_them(copy_of_smoke, checkout):
+    clean, run = copy_of_smoke
+    model = run / "results/vae/beta0.001/model.pt"
+    whole = model.read_bytes()
+    model.write_bytes(whole[: len(whole) // 3])
+    downstream = _outputs(run, ["results/figures", "results/claims.csv", "results/explore/metrics.csv"])
+
+    r = snakemake(checkout, run, "--forcerun", "explore")
+    assert r.returncode != 0
+    failed = [log for log in (run / RULE_LOGS / "explore").glob("*.log") if "latentspin: error:" in log.read_text()]
+    assert failed, "no search reported the damaged model"
+    for log in failed:
+        message = _last_error(log)
+        named = "results/vae/beta0.001/model.pt"  # as the job names it
+        assert message.startswith(f"latentspin: error: {named}: not a readable model file")
+        assert f"--force {named}" in message and "Traceback" not in log.read_text()
+    assert _outputs(run, ["results/figures", "results/claims.csv", "results/explore/metrics.csv"]) == downstream
+
+    model.write_bytes(whole)
+    r = snakemake(checkout, run)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert _compare()(clean / "results", run / "results") == []
+
+
+def test_a_second_run_in_the_same_directory_is_refused_while_the_first_runs(checkout, tmp_path):
+    """Snakemake's lock: two runs would write the same outputs; the second stops at once, naming
+    the lock, and the first completes untouched."""
+    import time
+
+    target = "results/data/shards/valid/0.zarr"
+    cmd = [sys.executable, "-m", "snakemake", target, "-s", str(checkout / "Snakefile"), "--directory",
+           str(tmp_path), "--cores", "1", "--configfile", str(checkout / "presets" / "smoke.yaml")]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    locks = tmp_path / ".snakemake" / "locks"
+    deadline = time.monotonic() + 120
+    while not (locks.exists() and any(locks.iterdir())) and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert first.poll() is None, "the first run ended before the second could start"
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert second.returncode != 0 and "cannot be locked" in second.stderr
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err[-2000:]
+    assert (tmp_path / target).is_dir()
