@@ -312,14 +312,15 @@ def test_the_train_command_stops_on_sigterm_and_its_rerun_finishes_the_model(tmp
     import os
     import signal
 
-    import xarray as xr
     from latentspin import cli
+    from latentspin.anneal.shards import sample_observables
     from latentspin.core import config as cfg
-    from latentspin.core.stores import write_zarr
+    from latentspin.core.stores import make_dataset, write_zarr
 
     for name, (n, seed) in {"train": (24, 0), "valid": (8, 1)}.items():
         spins = make_data(n, 32, seed).numpy()
-        write_zarr(xr.Dataset({"spins": (("sample", "component", "y", "x"), spins)}, attrs={"L": 32, "seed": seed}),
+        attrs = {"J": 1.0, "D": 0.3, "dmi": "bloch", "L": 32, "seed": seed}  # the data contract's
+        write_zarr(make_dataset(spins, range(n), sample_observables(spins, Hamiltonian()), attrs),
                    tmp_path / f"{name}.zarr")
     config = cfg.merge(paper_config, {"lattice": {"L": 32}, "vae": {
         "architecture": SMALL, "training": {"epochs": 3, "batch_size": 8}}})

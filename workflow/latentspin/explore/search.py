@@ -291,7 +291,8 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
                    adam_betas=tuple(config["vae"]["training"]["adam_betas"]),
                    generator=torch.Generator(device=device).manual_seed(seed), device=device, progress=progress,
                    ham=ham, nodal_threshold=ex["nodal_threshold"],
-                   checkpoint=algorithms.SearchCheckpoint(save if checkpoint else None, checkpoint_seconds, resume))
+                   checkpoint=algorithms.SearchCheckpoint(save if checkpoint else None, checkpoint_seconds, resume,
+                                                          name=str(checkpoint) if checkpoint else None))
     with stop_on_signals(ctx.checkpoint, "iteration"):
         out, initial_codes, final_codes, data_vars, coords = RUNNERS[algorithm](ctx)
     seconds = seconds_before + time.perf_counter() - start  # the search's, over every run that made it
@@ -337,7 +338,9 @@ def search_job(config: Mapping, algorithm: str, objective_name: str, model_path:
     `out_dir`/trajectory.zarr and summary.json. Its state is saved in `out_dir`/checkpoint.pt (not
     an output: it outlives a stopped job, for the rerun) and removed once the outputs are written,
     so that a forced rerun searches afresh. A stopped search raises
-    :class:`latentspin.explore.algorithms.SearchStopped` and writes no output."""
+    :class:`latentspin.explore.algorithms.SearchStopped` and writes no output; so does one whose
+    objective or codes became non-finite, with :class:`latentspin.core.errors.NotFinite`, its
+    checkpoint left at the last good state."""
     set_torch_threads(threads)
     dev = resolve_device(device)
     out = Path(out_dir)

@@ -12,6 +12,7 @@ uninterrupted run would (same device and threads); a different fingerprint start
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -30,6 +31,7 @@ from latentspin.core.checkpoints import (
     stop_on_signals,
 )
 from latentspin.core.devices import resolve_device, set_torch_threads
+from latentspin.core.errors import NotFinite
 from latentspin.core.io import save_torch, write_csv
 from latentspin.core.seeds import derive_seed
 from latentspin.core.stores import load_spins
@@ -111,6 +113,38 @@ def _where(saved: Mapping) -> str:
     return f"epoch {saved['epoch']}"
 
 
+class _FirstFault:
+    """The first batch of an epoch whose loss (L_RC, L_KL or their sum) or gradient is not finite,
+    recorded on the device, so that watching costs no host-device synchronization per batch: read
+    (:meth:`check`) before every checkpoint and at the epoch's end, where the loss sums are read.
+
+    ``record``: (batch number from 1, L_RC, L_KL, loss, gradient norm), all 0 while every batch
+    was finite. The gradient norm is the L2 norm of all gradients together, as gradient clipping
+    takes it (one fused kernel on a GPU): NaN or infinite where a gradient is, and infinite also
+    where float32 squares overflow (gradients beyond 1e19, as bad); taking it changes neither the
+    gradients nor the update."""
+
+    def __init__(self, n_batches: int, device: torch.device):
+        self.numbers = torch.arange(1, n_batches + 1, dtype=torch.float64, device=device)
+        self.record = torch.zeros(5, dtype=torch.float64, device=device)
+
+    def see(self, b: int, rc: torch.Tensor, kl: torch.Tensor, loss: torch.Tensor, params: list[torch.Tensor]):
+        """Batch index `b` (from 0) of the epoch, after its backward pass."""
+        grads = [p.grad for p in params if p.grad is not None]
+        norms = torch.stack(torch._foreach_norm(grads)).double()
+        row = torch.cat([self.numbers[b : b + 1], torch.stack([rc.detach(), kl.detach(), loss.detach()]).double(),
+                         torch.linalg.vector_norm(norms)[None]])
+        first = ~torch.isfinite(row[1:].sum()) & (self.record[0] == 0)
+        self.record = torch.where(first, row, self.record)
+
+    def check(self, describe: Callable[[list[float]], str], record: list[float] | None = None):
+        """Raise :class:`NotFinite` with `describe`'s message if a batch went bad (`record`: the
+        record already read, e.g. with the epoch's loss sums in one read)."""
+        record = self.record.tolist() if record is None else record
+        if record[0]:
+            raise NotFinite(describe(record))
+
+
 def fit(model: VAE, train_x: torch.Tensor, valid_x: torch.Tensor, tcfg: TrainConfig, checkpoint: str | Path,
         fingerprint: Mapping, *, progress: bool = True, on_epoch_end: Callable[[int], object] | None = None,
         checkpoint_seconds: float = CHECKPOINT_SECONDS) -> pd.DataFrame:
@@ -120,7 +154,13 @@ def fit(model: VAE, train_x: torch.Tensor, valid_x: torch.Tensor, tcfg: TrainCon
     The checkpoint is written after every epoch but the last and, within an epoch, after a batch
     once `checkpoint_seconds` have passed since the last write; SIGTERM or SIGINT writes it after
     the current batch and raises :class:`latentspin.core.checkpoints.Stopped`. A resumed run ends
-    bitwise where an uninterrupted one would (same device and threads)."""
+    bitwise where an uninterrupted one would (same device and threads).
+
+    A batch whose loss or gradient is not finite (NaN or infinite) stops the training with
+    :class:`latentspin.core.errors.NotFinite` naming its epoch and batch: found before the next
+    checkpoint would be written or at the epoch's end, whichever comes first, so that the
+    checkpoint keeps the last good state; the weights in memory are bad by then, and the caller
+    writes no model. So does a non-finite validation loss."""
     checkpoint = Path(checkpoint)
     device = train_x.device
     optimizer = torch.optim.Adam(model.parameters(), lr=tcfg.lr, betas=tcfg.adam_betas)
@@ -136,6 +176,8 @@ def fit(model: VAE, train_x: torch.Tensor, valid_x: torch.Tensor, tcfg: TrainCon
         history, start = state["history"], state["epoch"]
         resume = state if state.get("batch") else None  # stopped within epoch start + 1
         tqdm.write(f"resuming from {checkpoint} after {_where({'batch': 0} | state)}", file=sys.stderr)
+    # the state the checkpoint file holds for this run, for the message of a non-finite batch
+    kept = [_where({"batch": 0} | state) if state is not None else None]
     n = len(train_x)
     batches = list(_batches(n, tcfg.batch_size))
     forward = training_forward(model, tcfg.compile)
@@ -147,13 +189,42 @@ def fit(model: VAE, train_x: torch.Tensor, valid_x: torch.Tensor, tcfg: TrainCon
                 "generator": generator.get_state(), "history": history, "epoch": epoch, "batch": batch,
                 "perm": perm, "sums": sums, "seconds": seconds}
 
-    ck = Checkpoint(lambda saved: save_torch(saved, checkpoint), checkpoint_seconds, where=_where)
+    def save(saved: dict):
+        save_torch(saved, checkpoint)
+        kept[0] = _where(saved)
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    fault = _FirstFault(len(batches), device)
+
+    def stop_message(what: str, advice: str) -> str:
+        held = (f"{checkpoint} keeps the state after {kept[0]}" if kept[0] is not None
+                else "no checkpoint of this training was saved yet")
+        return f"training β={tcfg.beta:g}: non-finite {what}; {held}; no model was written. {advice}"
+
+    def not_finite(epoch: int) -> Callable[[list[float]], str]:
+        def describe(record: list[float]) -> str:
+            b, rc, kl, loss, grad = record
+            if math.isfinite(rc + kl + loss):  # the loss was finite, its gradient not
+                what = f"gradient norm ({grad:.4g}) at batch {b:.0f} of epoch {epoch + 1} (loss {loss:.4g})"
+            else:
+                what = f"loss ({loss:.4g}) at batch {b:.0f} of epoch {epoch + 1} (L_RC {rc:.4g}, L_KL {kl:.4g})"
+            hint = " or train in float32 (vae.training.precision)" if tcfg.precision != "float32" else ""
+            return stop_message(what, f"Check the data or lower vae.training.lr{hint}")
+
+        return describe
+
+    def checked_state(epoch: int, batch: int, perm, sums, seconds: float) -> dict:
+        """:func:`state`, once no batch of the epoch so far went bad: a bad state is never saved."""
+        fault.check(not_finite(epoch))
+        return state(epoch, batch, perm, sums, seconds)
+
+    ck = Checkpoint(save, checkpoint_seconds, where=_where)
     # counted in batches, so that a long epoch (paper scale on a CPU) shows its rate and the time
     # left long before it ends; refreshed at most every 5 s: a small log
     done = start * len(batches) + (resume["batch"] if resume is not None else 0)
     bar = tqdm(total=tcfg.epochs * len(batches), initial=done, desc=f"train β={tcfg.beta:g}", unit="batch",
                disable=not progress, mininterval=5.0)
-    with stop_on_signals(ck, "batch"):
+    with bar, stop_on_signals(ck, "batch"):  # the bar closed also when the training stops: its line ends
         for epoch in range(start, tcfg.epochs):
             t0 = time.perf_counter()
             model.train()
@@ -176,13 +247,20 @@ def fit(model: VAE, train_x: torch.Tensor, valid_x: torch.Tensor, tcfg: TrainCon
                 loss = rc + tcfg.beta * kl
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                fault.see(b, rc, kl, loss, params)  # on the device: read before a save and below
                 optimizer.step()
                 sums += torch.stack([rc.detach(), kl.detach()]).double() * len(x)
                 bar.update(1)
                 if b + 1 < len(batches):  # the epoch's end is saved below, with its history row
-                    ck(lambda: state(epoch, b + 1, perm, sums, time.perf_counter() - t0))
-            rc_sum, kl_sum = sums.tolist()
+                    ck(lambda: checked_state(epoch, b + 1, perm, sums, time.perf_counter() - t0))
+            # the sums and the record of a bad batch in one read
+            rc_sum, kl_sum, *record = torch.cat([sums, fault.record]).tolist()
+            fault.check(not_finite(epoch), record)
             valid = evaluate(model, valid_x, tcfg.batch_size)
+            if not math.isfinite(valid["rc"] + valid["kl"]):  # finite weights, so the validation data
+                raise NotFinite(stop_message(f"validation loss after epoch {epoch + 1} (L_RC {valid['rc']:.4g}, "
+                                             f"L_KL {valid['kl']:.4g}) while every training batch was finite",
+                                             "Check the validation data"))
             row = {"epoch": epoch + 1, "train_rc": rc_sum / n, "train_kl": kl_sum / n,
                    "train_loss": (rc_sum + tcfg.beta * kl_sum) / n, "valid_rc": valid["rc"],
                    "valid_kl": valid["kl"], "seconds": time.perf_counter() - t0}
@@ -191,7 +269,6 @@ def fit(model: VAE, train_x: torch.Tensor, valid_x: torch.Tensor, tcfg: TrainCon
                 ck(lambda: state(epoch + 1, 0, None, None, 0.0), due=True)
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1)
-    bar.close()
     return pd.DataFrame(history)
 
 
