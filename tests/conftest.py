@@ -68,7 +68,15 @@ def smoke(tmp_path_factory, checkout):
     workdir = tmp_path_factory.mktemp("smoke")
     _, train_seconds = run_snakemake(checkout, workdir, "results/data/train.zarr")
     _, rest_seconds = run_snakemake(checkout, workdir)
+    # the run as the paper's pairs left it, kept for the tests that damage a run and rerun it
+    shutil.copytree(workdir, tmp_path_factory.getbasetemp() / "smoke_paper_pairs", symlinks=True)
     matrix = workdir / "full_matrix.yaml"
     matrix.write_text("explore: {full_matrix: true}\n")
     run_snakemake(checkout, workdir, configfiles=[matrix])
     return workdir, train_seconds, train_seconds + rest_seconds
+
+
+@pytest.fixture(scope="session")
+def smoke_paper_pairs(smoke, tmp_path_factory) -> Path:
+    """The smoke run as it stood after the paper's pairs, before the full matrix was added."""
+    return tmp_path_factory.getbasetemp() / "smoke_paper_pairs"

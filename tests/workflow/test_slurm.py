@@ -87,9 +87,9 @@ def sacct_states(cluster, ids) -> dict[str, str]:
 def assert_same_outputs(local, remote):
     """Bit for bit: the data, every paper pair's trajectory, the VAE table and the claims; the
     metrics table but for its timings."""
-    stores = ["results/data/train.zarr", "results/data/valid.zarr"]
-    stores += [f"results/explore/{a}/{o}/trajectory.zarr" for a, o in PAPER_PAIRS]
-    for store in stores:
+    paths = ["results/data/train.zarr", "results/data/valid.zarr"]
+    paths += [f"results/explore/{a}/{o}/trajectory.zarr" for a, o in PAPER_PAIRS]
+    for store in paths:
         a, b = stores.open_dataset(local / store), stores.open_dataset(remote / store)
         assert set(a.data_vars) == set(b.data_vars), store
         for v in a.data_vars:
