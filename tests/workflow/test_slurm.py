@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import torch
 from conftest import run_snakemake
+from latentspin.core import stores
 from slurm_cluster import Cluster, memory_mb, missing_packages
 
 pytestmark = pytest.mark.slow
