@@ -133,3 +133,11 @@ def test_assembly_refuses_a_bad_shard_and_leaves_no_split(tmp_path):
         assemble([good, bad], tmp_path / "split.zarr", progress=False)
     assert not (tmp_path / "split.zarr").exists() and not list(tmp_path.glob(".split.zarr*"))
     shutil.rmtree(bad)
+
+
+def test_a_store_of_another_lattice_than_the_configs_is_refused(tmp_path):
+    """What training asks of both splits: the config's lattice.L."""
+    path = spiral_store(tmp_path / "s.zarr")
+    load_spins(path, L=L)
+    with pytest.raises(DataError, match=r"spins are 8 x 8, attribute L is 8, the config's lattice\.L is 16"):
+        load_spins(path, L=16)

@@ -166,3 +166,11 @@ def test_levels_draw_the_first_levels_the_last_and_the_final_centre():
     assert drawn[-1].get_xlabel() == "$M_z$ 0.9000  W 0\namplitude 0.20"
     with pytest.raises(ValueError, match="level_samples"):
         levels_figure({("genetic", "W"): {"maximize": 1}})
+
+
+def test_the_command_line_knows_every_figure_and_no_other():
+    """cli.py keeps the figures' names itself (so that --help imports no figure): they must agree."""
+    from latentspin import cli
+    from latentspin.figures import job
+
+    assert cli.FIGURES == job.FIGURES

@@ -98,8 +98,6 @@ def cmd_train_vae(args):
 def cmd_vae_report(args):
     from latentspin.figures import vae
 
-    if len(args.models) != len(args.histories):
-        raise SystemExit("--models and --histories need one file per model each, in the same order")
     config = cfg.load(args.config, cfg.DIAGNOSE_SECTIONS)
     table = vae.report(config, args.models, args.histories, args.valid, args.chosen_beta, json=args.json,
                        table_out=args.table, figure_out=args.figure, device=args.device, threads=args.threads)

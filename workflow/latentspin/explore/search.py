@@ -30,7 +30,6 @@ sample encodes to.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import time
@@ -59,6 +58,7 @@ from latentspin.vae.model import (
     latent_radius,
     load_model,
     output_amplitude,
+    weights_digest,
 )
 
 
@@ -239,13 +239,9 @@ def search_fingerprint(config: Mapping, algorithm: str, objective_name: str, mod
     """What defines a search, for its checkpoint: the settings it depends on, the pair, the model's
     weights (a digest) and the device type (a search resumed elsewhere would not end bitwise where
     it would have)."""
-    digest = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     settings = json.loads(json.dumps(subset(config, explore_sections(algorithm)), sort_keys=True))
-    return {"config": settings, "algorithm": algorithm, "objective": objective_name, "model": digest.hexdigest(),
-            "device": torch.device(device).type}
+    return {"config": settings, "algorithm": algorithm, "objective": objective_name,
+            "model": weights_digest(model.state_dict()), "device": torch.device(device).type}
 
 
 def _load_checkpoint(path: Path, fingerprint: dict, device: torch.device) -> tuple[dict | None, float]:

@@ -11,9 +11,10 @@ import seaborn as sns
 import torch
 
 from latentspin.core.devices import resolve_device, set_torch_threads
+from latentspin.core.errors import ConfigError
 from latentspin.core.io import write_csv, write_json
 from latentspin.core.seeds import derive_seed
-from latentspin.core.stores import check_split, load_spins, open_dataset
+from latentspin.core.stores import check_split, load_spins, open_dataset, read_values
 from latentspin.figures.inputs import evenly_spaced
 from latentspin.figures.style import SMALL, colour_wheel, plt, save_figure, show_spins
 from latentspin.physics import observables
@@ -140,7 +141,8 @@ def report(config: Mapping, models: Sequence[str | Path], histories: Sequence[st
     """The VAE report: every model diagnosed against the validation data (JSON with the
     per-dimension arrays, and a table), and drawn together (:func:`diagnostics_figure`)."""
     if len(models) != len(histories):
-        raise ValueError("the VAE report needs one history per model, in the same order")
+        raise ConfigError(f"the VAE report needs one history per model, in the same order: got {len(models)} "
+                          f"models and {len(histories)} histories (--models, --histories)")
     set_torch_threads(threads)
     dev = resolve_device(device)
     valid_x, _ = load_spins(valid, dev)
@@ -169,13 +171,15 @@ def draw_model(model_path: str | Path, valid: str | Path, reconstruction_out, sa
     model = load_model(model_path)
     ds = open_dataset(valid)
     shown, first = ds.isel(sample=evenly_spaced(ds.sizes["sample"], n)), ds.isel(sample=slice(0, 200))
-    for part in (shown, first):
-        check_split(part, valid)
-    x = torch.from_numpy(shown["spins"].values)
+    spins = {}
+    for name, part in (("shown", shown), ("first", first)):  # each read once, checked, then drawn
+        spins[name] = read_values(part, "spins", valid)
+        check_split(part, valid, spins=spins[name])
+    x = torch.from_numpy(spins["shown"])
     beta = model.extra["beta"]
     save_figure(reconstruction_figure(model, x, f"validation samples and reconstructions, β = {beta:g}"),
                 reconstruction_out)
     ham = Hamiltonian(J=ds.attrs["J"], D=ds.attrs["D"], dmi=ds.attrs["dmi"])
-    reference = torch.from_numpy(first["spins"].values)
+    reference = torch.from_numpy(spins["first"])
     data_peak = float(spin_physics(reference, ham)["max_local_energy"].max())
     save_figure(prior_samples_figure(model, ham, n, derive_seed(0, "figure-prior-samples"), data_peak), samples_out)

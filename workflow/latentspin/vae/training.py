@@ -282,10 +282,8 @@ def train_beta(config: Mapping, beta: float, train_path, valid_path, out_dir, *,
     set_torch_threads(threads)
     dev = resolve_device(device)
     cfg, tcfg = vae_config(config), train_config(config, beta)
-    train_x, train_attrs = load_spins(train_path, dev)
-    valid_x, _ = load_spins(valid_path, dev)
-    if train_x.shape[-1] != cfg.L:
-        raise ValueError(f"data at {train_path} has L = {train_x.shape[-1]}, config lattice.L = {cfg.L}")
+    train_x, train_attrs = load_spins(train_path, dev, L=cfg.L)  # each split checked against the config's L
+    valid_x, _ = load_spins(valid_path, dev, L=cfg.L)
     torch.manual_seed(tcfg.seed)  # weight initialization
     model = VAE(cfg).to(dev)
     fingerprint = {"vae": cfg.as_dict(), "train": asdict(tcfg), "n_train": len(train_x), "n_valid": len(valid_x),
