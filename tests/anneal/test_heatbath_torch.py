@@ -16,12 +16,9 @@ from latentspin.physics.hamiltonian import Hamiltonian
 from scipy import stats
 
 HAM = Hamiltonian(1.0, 0.3, "bloch")
-HAMS = [HAM, Hamiltonian(1.0, 0.3, "neel"), Hamiltonian(0.7, -0.45, "bloch")]
+HAMS = [HAM, Hamiltonian(1.0, 0.3, "neel"), Hamiltonian(0.7, -0.45, "bloch"), Hamiltonian(1.0, 0.3, "bloch", B=0.4),
+        Hamiltonian(0.7, 0.45, "neel", B=1.7)]
 U64 = (1 << 64) - 1
-
-
-def dmi(ham):
-    return tuple(np.array(v, dtype=np.float64) for v in ham.dmi_vectors())
 
 
 def random_spins(n, L, seed=0):
@@ -32,7 +29,7 @@ def random_spins(n, L, seed=0):
 def numba_anneal(keys, L, ham, betas, n_quench=0):
     """The numba kernel's anneal in float64 (montecarlo.anneal rounds to float32)."""
     out = np.empty((len(keys), 3, L, L))
-    heatbath_numba.anneal_batch(out, keys, np.asarray(betas, dtype=np.float64), n_quench, ham.J, *dmi(ham))
+    heatbath_numba.anneal_batch(out, keys, np.asarray(betas, dtype=np.float64), n_quench, *heatbath_numba.couplings(ham))
     return out
 
 
@@ -95,12 +92,13 @@ def test_random_initial_state_is_the_numba_kernels(L):
     np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-15)
 
 
-@pytest.mark.parametrize("ham", HAMS, ids=lambda h: f"{h.dmi}-D{h.D}")
+@pytest.mark.parametrize("ham", HAMS, ids=lambda h: f"{h.dmi}-D{h.D}-B{h.B}")
 @pytest.mark.parametrize("T", [5.0, 0.7, 0.02, 0.0])
 def test_one_sweep_is_the_numba_kernels(ham, T):
     """From the same state with the same keys and sweep number, one sweep (colour 0 then 1; a
     quench at T = 0) agrees with heatbath_numba.sweep_batch to rounding; the last state is all zero
-    vectors, where every field of colour 0 vanishes (uniform draws; the quench keeps them)."""
+    vectors, where every field of colour 0 vanishes without a field (uniform draws; the quench keeps
+    them) and is B ẑ with one (the quench turns all of them to +z)."""
     L = 12
     s = random_spins(3, L, seed=1)
     s[2] = 0.0
@@ -108,13 +106,15 @@ def test_one_sweep_is_the_numba_kernels(ham, T):
     beta = math.inf if T == 0 else 1.0 / T
     ours = tk.sweep_batch(torch.from_numpy(s), keys, beta, 7, ham).numpy()
     theirs = s.copy()
-    heatbath_numba.sweep_batch(theirs, keys, beta, 7, ham.J, *dmi(ham))
+    heatbath_numba.sweep_batch(theirs, keys, beta, 7, *heatbath_numba.couplings(ham))
     assert np.abs(ours - theirs).max() < 1e-12  # measured: below 1e-14
     assert not np.allclose(theirs[:2], s[:2], atol=1e-3)  # the sweep did move the spins
     if T > 0:
         np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-14)
-    else:
+    elif ham.B == 0:
         np.testing.assert_array_equal(ours[2], 0.0)
+    else:
+        np.testing.assert_array_equal(ours[2], np.broadcast_to(np.array([0.0, 0.0, 1.0])[:, None, None], (3, L, L)))
 
 
 def test_a_sweep_updates_colour_0_then_colour_1():
@@ -361,7 +361,7 @@ def test_quench_keeps_the_spiral_and_never_raises_the_energy(ham):
         e.append(energy(s, ham))
     assert (np.diff(np.array(e), axis=0) <= 1e-13).all() and e[-1].mean() < e[0].mean() - 0.5
     theirs = random_spins(2, 16, seed=5)
-    heatbath_numba.quench_batch(theirs, 20, ham.J, *dmi(ham))
+    heatbath_numba.quench_batch(theirs, 20, *heatbath_numba.couplings(ham))
     assert np.abs(s.numpy() - theirs).max() < 1e-12  # no random numbers: numba's to rounding (measured 4e-16)
     assert torch.equal(tk.quench(torch.zeros(1, 3, 8, 8, dtype=torch.float64), 2, ham), torch.zeros(1, 3, 8, 8,
                                                                                                        dtype=torch.float64))

@@ -69,6 +69,16 @@ def test_the_gap_is_relative_to_the_ground_state():
     assert t.loc["5c-gap", "value"] == pytest.approx((-2.0443 - GS) / abs(GS))
 
 
+def test_in_a_field_the_gap_claims_say_there_is_no_reference():
+    """With B ≠ 0 the spiral is not the ground state (no ground state is given): the gap claims
+    measure no gap, say why, and still compare the searched ε with the annealed data's."""
+    t = table(ground_state=None)
+    for claim in ("4f-gap", "5c-gap"):
+        assert np.isnan(t.loc[claim, "value"]) and t.loc[claim, "held"] == "yes"
+        assert "no gap: in a field the spiral is not the ground state" in t.loc[claim, "measured"]
+        assert "spiral ground state" not in t.loc[claim, "measured"]
+
+
 @pytest.mark.parametrize("override, claim", [
     ({"single_code__energy": {"initial_energy": np.full(100, -2.0395)}}, "3c-xvae-above"),
     ({"single_code__energy": {"final_energy": np.full(100, -2.03)}}, "3c-xprime-overlaps"),

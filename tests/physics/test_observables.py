@@ -13,6 +13,9 @@ from latentspin.physics.textures import rotate_about_z, skyrmion, spiral
 BLOCH = ph.Hamiltonian(J=1.0, D=0.3, dmi="bloch")
 NEEL = ph.Hamiltonian(J=1.0, D=0.3, dmi="neel")
 BOTH = pytest.mark.parametrize("ham", [BLOCH, NEEL], ids=["bloch", "neel"])
+# with a field along +z (the Zeeman term -B Σ S_z)
+IN_FIELD = [ph.Hamiltonian(J=1.0, D=0.3, dmi="bloch", B=0.25), ph.Hamiltonian(J=0.7, D=0.45, dmi="neel", B=1.3)]
+WITH_FIELD = pytest.mark.parametrize("ham", [BLOCH, NEEL, *IN_FIELD], ids=["bloch", "neel", "bloch-B", "neel-B"])
 
 
 def random_state(L: int, seed: int, batch: tuple[int, ...] = (), dtype=torch.float64):
@@ -42,12 +45,26 @@ def q_of(L: int, n: int, m: int) -> tuple[float, float]:
 def test_hamiltonian_validation_and_config():
     with pytest.raises(ValueError, match="Bloch"):
         ph.Hamiltonian(dmi="Bloch")
-    ham = ph.Hamiltonian.from_config({"J": 2, "D": -0.5, "dmi": "neel"})
-    assert ham == ph.Hamiltonian(J=2.0, D=-0.5, dmi="neel")
+    ham = ph.Hamiltonian.from_config({"J": 2, "D": -0.5, "dmi": "neel", "B": 0.1})
+    assert ham == ph.Hamiltonian(J=2.0, D=-0.5, dmi="neel", B=0.1)
     assert ham.dmi_vectors() == ((0.0, -0.5, 0.0), (0.5, 0.0, 0.0))
     assert BLOCH.dmi_vectors() == ((0.3, 0.0, 0.0), (0.0, 0.3, 0.0))
-    with pytest.raises(KeyError):
-        ph.Hamiltonian.from_config({"J": 1.0, "D": 0.3})
+    with pytest.raises(KeyError):  # no key falls back to a default, B included
+        ph.Hamiltonian.from_config({"J": 1.0, "D": 0.3, "dmi": "bloch"})
+    for bad in (float("nan"), float("inf"), "0.1", None, True):
+        with pytest.raises(ValueError, match="hamiltonian.B must be a finite number"):
+            ph.Hamiltonian(B=bad)
+    # a store records the Hamiltonian; one written before the field existed was made at B = 0
+    assert ph.Hamiltonian.from_attrs(ham.as_attrs()) == ham
+    assert ph.Hamiltonian.from_attrs({"J": 1.0, "D": 0.3, "dmi": "bloch"}) == BLOCH
+
+
+def test_no_spiral_ground_state_in_a_field():
+    """In a field the spirals are not the ground state: asking for one is an error, not a number."""
+    assert hamiltonian.lattice_ground_state(32, BLOCH)[2] < -2.0
+    assert BLOCH.spiral_is_ground_state and not IN_FIELD[0].spiral_is_ground_state
+    with pytest.raises(ValueError, match="at B = 0.25 the spiral is not the ground state"):
+        hamiltonian.lattice_ground_state(32, IN_FIELD[0])
 
 
 # ------------------------------------------------------------------------------ energies
@@ -92,29 +109,46 @@ def test_lattice_ground_state_is_global_minimum():
     assert n >= m >= 0 and abs(eps - every) < 1e-12
 
 
-@BOTH
+@WITH_FIELD
 def test_local_energy_sums_to_total(ham):
     s = random_state(16, seed=1)
     n_sites = 16 * 16
     local = ph.local_energy_density(s, ham)
     assert local.shape == (16, 16)
     assert abs(local.sum().item() - n_sites * ph.energy_density(s, ham).item()) < 1e-10
-    # Half of each site's four bonds: -S·h/2.
-    site = -0.5 * (s * ph.local_field(s, ham)).sum(dim=0)
+    # Half of each site's four bonds, -S·h/2 with the couplings' field, and all of its Zeeman energy.
+    couplings = ph.Hamiltonian(J=ham.J, D=ham.D, dmi=ham.dmi)
+    site = -0.5 * (s * ph.local_field(s, couplings)).sum(dim=0) - ham.B * s[2]
     assert torch.allclose(local, site, atol=1e-13)
 
 
-@BOTH
+@WITH_FIELD
 def test_ferromagnet_energy(ham):
+    """The uniform state along ±z: ε = -2J ∓ B exactly; tilted: -2J - B cos θ."""
     up = torch.zeros(3, 8, 8, dtype=torch.float64)
     up[2] = 1.0
-    assert ph.energy_density(up, ham).item() == -2.0
+    assert ph.energy_density(up, ham).item() == -2.0 * ham.J - ham.B
+    assert ph.energy_density(-up, ham).item() == -2.0 * ham.J + ham.B
+    assert torch.equal(ph.local_energy_density(up, ham), torch.full((8, 8), -2.0 * ham.J - ham.B, dtype=torch.float64))
     tilted = torch.tensor([0.3, -0.5, 0.6], dtype=torch.float64)
     tilted = (tilted / tilted.norm()).view(3, 1, 1).expand(3, 8, 8)
-    assert abs(ph.energy_density(tilted, ph.Hamiltonian(J=0.7, D=0.4, dmi=ham.dmi)) + 1.4) < 1e-14
+    expected = -1.4 - ham.B * tilted[2, 0, 0].item()
+    assert abs(ph.energy_density(tilted, ph.Hamiltonian(J=0.7, D=0.4, dmi=ham.dmi, B=ham.B)) - expected) < 1e-14
 
 
-@BOTH
+@pytest.mark.parametrize("ham", IN_FIELD, ids=["bloch", "neel"])
+def test_the_field_adds_minus_b_mz(ham):
+    """ε_B(S) = ε_0(S) - B Mz(S) for any state; a commensurate spiral (Mz = 0) keeps its ε(q)."""
+    zero = ph.Hamiltonian(J=ham.J, D=ham.D, dmi=ham.dmi)
+    for s in (random_state(16, seed=9, batch=(3,)), smooth_state(32, seed=4), skyrmion(32, 6.0, zero)):
+        assert torch.allclose(ph.energy_density(s, ham), ph.energy_density(s, zero) - ham.B * ph.magnetization_z(s),
+                              atol=1e-14)
+    for n, m in [(6, 0), (5, 3), (2, 7)]:
+        expected = hamiltonian.spiral_energy_density(*q_of(48, n, m), ham)
+        assert abs(ph.energy_density(spiral(48, n, m, ham), ham).item() - expected) < 1e-12
+
+
+@WITH_FIELD
 def test_local_field_is_minus_gradient(ham):
     s = random_state(8, seed=2).requires_grad_(True)
     total = ph.energy_density(s, ham) * 64
@@ -122,7 +156,7 @@ def test_local_field_is_minus_gradient(ham):
     assert torch.allclose(ph.local_field(s.detach(), ham), -grad, atol=1e-12)
 
 
-@BOTH
+@WITH_FIELD
 @pytest.mark.parametrize("site", [(0, 0), (3, 7), (7, 7)])
 def test_single_spin_change_is_linear(ham, site):
     s = random_state(8, seed=3)

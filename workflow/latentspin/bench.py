@@ -42,7 +42,7 @@ def bench_anneal(L: int = 128, sweeps: int = 20, min_seconds: float = 2.0, threa
     `torch_compile`): the same whole runs on batches of `torch_batch` samples, with torch's
     threads on the CPU (each timing after one warm-up run; on a GPU, waited for)."""
     ham = ham or Hamiltonian()
-    dx, dy = (np.array(v) for v in ham.dmi_vectors())
+    couplings = heatbath_numba.couplings(ham)
     betas = 1.0 / Schedule(sweeps=sweeps, quench_sweeps=0).temperatures()
     available = numba.config.NUMBA_NUM_THREADS
     rows = []
@@ -51,7 +51,7 @@ def bench_anneal(L: int = 128, sweeps: int = 20, min_seconds: float = 2.0, threa
         n = 2 * t  # two samples per thread
         keys = sample_keys(0, "bench", range(n))
         out = np.empty((n, 3, L, L), dtype=np.float32)
-        seconds = _time(lambda: heatbath_numba.anneal_batch(out, keys, betas, 0, ham.J, dx, dy), min_seconds)
+        seconds = _time(lambda: heatbath_numba.anneal_batch(out, keys, betas, 0, *couplings), min_seconds)
         rows.append({"implementation": "numba kernel", "threads": t, "L": L,
                      "updates_per_s": n * sweeps * L * L / seconds})
     if torch_device is not None:

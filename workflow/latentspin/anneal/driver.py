@@ -109,11 +109,11 @@ def anneal(
     from latentspin.anneal import heatbath_numba
 
     threads = set_threads(threads)
-    dx, dy = (np.array(v, dtype=np.float64) for v in ham.dmi_vectors())
     out = np.empty((len(keys), 3, L, L), dtype=np.float32)
     for start in range(0, len(keys), threads):
         stop = min(start + threads, len(keys))
-        heatbath_numba.anneal_batch(out[start:stop], keys[start:stop], betas, schedule.quench_sweeps, ham.J, dx, dy)
+        heatbath_numba.anneal_batch(out[start:stop], keys[start:stop], betas, schedule.quench_sweeps,
+                                    *heatbath_numba.couplings(ham))
         if progress is not None:
             progress(stop - start)
     return out
@@ -160,9 +160,9 @@ def sweep(spins: np.ndarray, keys: np.ndarray, T: float, sweep_index: int, ham: 
     from latentspin.anneal import heatbath_numba
 
     set_threads(threads)
-    dx, dy = (np.array(v, dtype=np.float64) for v in ham.dmi_vectors())
     beta = np.inf if T == 0 else 1.0 / T
-    heatbath_numba.sweep_batch(spins, np.ascontiguousarray(keys, dtype=np.uint64), beta, sweep_index, ham.J, dx, dy)
+    heatbath_numba.sweep_batch(spins, np.ascontiguousarray(keys, dtype=np.uint64), beta, sweep_index,
+                               *heatbath_numba.couplings(ham))
     return spins
 
 
@@ -175,6 +175,5 @@ def relax(spins: np.ndarray, ham: Hamiltonian, sweeps: int, *, threads: int | No
 
     work = np.array(spins, dtype=np.float64, order="C")  # a copy: the input is left alone
     set_threads(threads)
-    dx, dy = (np.array(v, dtype=np.float64) for v in ham.dmi_vectors())
-    heatbath_numba.quench_batch(work, sweeps, ham.J, dx, dy)
+    heatbath_numba.quench_batch(work, sweeps, *heatbath_numba.couplings(ham))
     return work.astype(np.float32)

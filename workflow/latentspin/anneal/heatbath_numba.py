@@ -29,6 +29,13 @@ from latentspin.anneal import random_stream
 
 _NJIT = dict(error_model="numpy", cache=True)
 
+
+def couplings(ham) -> tuple[float, np.ndarray, np.ndarray, float]:
+    """The kernels' last four arguments for a Hamiltonian: (J, D_x, D_y, B), the DM vectors of the
+    +x and +y bonds as float64 arrays."""
+    dx, dy = (np.array(v, dtype=np.float64) for v in ham.dmi_vectors())
+    return float(ham.J), dx, dy, float(ham.B)
+
 # --- bit casts (no libm, no int<->float conversion: AVX2 has no 64-bit integer converts) ------
 
 
@@ -271,11 +278,12 @@ def _fill_ghosts(cb, c):
 
 
 @njit(inline="always", **_NJIT)
-def _field(ox, oy, oz, upx, upy, upz, dnx, dny, dnz, r, j, J, dx, dy):
-    """Local field h = J(sum of neighbours) + D_x x (S_{x-1} - S_{x+1}) + D_y x (S_{y-1} - S_{y+1}).
+def _field(ox, oy, oz, upx, upy, upz, dnx, dny, dnz, r, j, J, dx, dy, B):
+    """Local field h = J(sum of neighbours) + D_x x (S_{x-1} - S_{x+1}) + D_y x (S_{y-1} - S_{y+1})
+    + B z.
 
     ox.. hold the other colour's row (x ± 1 at columns r = j + p and r - 1), up.. and dn.. its
-    rows y + 1 and y - 1 at column j. dx, dy are the DM vectors of +x and +y bonds.
+    rows y + 1 and y - 1 at column j. dx, dy are the DM vectors of +x and +y bonds, B the field.
     """
     ax, ay, az = ox[r], oy[r], oz[r]  # x + 1
     bx, by, bz = ox[r - 1], oy[r - 1], oz[r - 1]  # x - 1
@@ -286,11 +294,13 @@ def _field(ox, oy, oz, upx, upy, upz, dnx, dny, dnz, r, j, J, dx, dy):
     hx = J * (ax + bx + cx + ex) + (dx[1] * uz - dx[2] * uy) + (dy[1] * vz - dy[2] * vy)
     hy = J * (ay + by + cy + ey) + (dx[2] * ux - dx[0] * uz) + (dy[2] * vx - dy[0] * vz)
     hz = J * (az + bz + cz + ez) + (dx[0] * uy - dx[1] * ux) + (dy[0] * vy - dy[1] * vx)
+    if B != 0.0:  # the Zeeman term; skipped at B = 0 so that the field-free kernel is bitwise unchanged
+        hz += B
     return hx, hy, hz
 
 
 @njit(**_NJIT)
-def half_sweep(cb, c, beta, J, dx, dy, k1, k2, sweep):
+def half_sweep(cb, c, beta, J, dx, dy, B, k1, k2, sweep):
     """Heat-bath update of every site of colour c (beta > 0), or a zero-temperature quench
     (each spin set parallel to its local field) when beta is +inf."""
     L = cb.shape[2]
@@ -310,7 +320,7 @@ def half_sweep(cb, c, beta, J, dx, dy, k1, k2, sweep):
         row = base + np.uint64(y * L + p)
         if quench:
             for j in range(1, H + 1):
-                hx, hy, hz = _field(ox, oy, oz, upx, upy, upz, dnx, dny, dnz, j + p, j, J, dx, dy)
+                hx, hy, hz = _field(ox, oy, oz, upx, upy, upz, dnx, dny, dnz, j + p, j, J, dx, dy, B)
                 h2 = hx * hx + hy * hy + hz * hz
                 keep = h2 <= 1e-300  # a zero field leaves the spin as it is
                 inv = 1.0 / math.sqrt(1.0 if keep else h2)
@@ -319,7 +329,7 @@ def half_sweep(cb, c, beta, J, dx, dy, k1, k2, sweep):
                 mz[j] = mz[j] if keep else hz * inv
         else:
             for j in range(1, H + 1):
-                hx, hy, hz = _field(ox, oy, oz, upx, upy, upz, dnx, dny, dnz, j + p, j, J, dx, dy)
+                hx, hy, hz = _field(ox, oy, oz, upx, upy, upz, dnx, dny, dnz, j + p, j, J, dx, dy, B)
                 u1, u2 = uniform_pair(k1, k2, row + np.uint64(2 * (j - 1)))
                 mx[j], my[j], mz[j] = draw_spin(hx, hy, hz, beta, u1, u2)
     _fill_ghosts(cb, c)
@@ -346,19 +356,19 @@ def random_state(cb, k1, k2):
 
 
 @njit(**_NJIT)
-def run_chain(cb, betas, first_sweep, n_quench, J, dx, dy, k1, k2):
+def run_chain(cb, betas, first_sweep, n_quench, J, dx, dy, B, k1, k2):
     """Heat-bath sweeps at inverse temperatures betas (sweep numbers first_sweep, ...), then
     n_quench zero-temperature sweeps."""
     for t in range(betas.shape[0]):
         for c in range(2):
-            half_sweep(cb, c, betas[t], J, dx, dy, k1, k2, first_sweep + t)
+            half_sweep(cb, c, betas[t], J, dx, dy, B, k1, k2, first_sweep + t)
     for _ in range(n_quench):
         for c in range(2):
-            half_sweep(cb, c, np.inf, J, dx, dy, k1, k2, 0)
+            half_sweep(cb, c, np.inf, J, dx, dy, B, k1, k2, 0)
 
 
 @njit(parallel=True, **_NJIT)
-def anneal_batch(out, keys, betas, n_quench, J, dx, dy):
+def anneal_batch(out, keys, betas, n_quench, J, dx, dy, B):
     """Anneal len(keys) samples from their random initial states, one sample per thread.
 
     out: (n, 3, L, L) array of any float dtype; keys: (n, 2) uint64. Each sample's result
@@ -369,34 +379,34 @@ def anneal_batch(out, keys, betas, n_quench, J, dx, dy):
     for i in prange(out.shape[0]):
         cb = np.empty((2, 3, L, H + 2), dtype=np.float64)
         random_state(cb, keys[i, 0], keys[i, 1])
-        run_chain(cb, betas, 1, n_quench, J, dx, dy, keys[i, 0], keys[i, 1])
+        run_chain(cb, betas, 1, n_quench, J, dx, dy, B, keys[i, 0], keys[i, 1])
         from_checkerboard(cb, out[i])
 
 
 @njit(parallel=True, **_NJIT)
-def sweep_batch(spins, keys, beta, sweep, J, dx, dy):
+def sweep_batch(spins, keys, beta, sweep, J, dx, dy, B):
     """One heat-bath sweep (numbered `sweep`) of each lattice in spins (n, 3, L, L), in place.
     The kernel's unit of work for benchmarks and for comparison with the NumPy reference."""
     for i in prange(spins.shape[0]):
         cb = to_checkerboard(spins[i])
         for c in range(2):
-            half_sweep(cb, c, beta, J, dx, dy, keys[i, 0], keys[i, 1], sweep)
+            half_sweep(cb, c, beta, J, dx, dy, B, keys[i, 0], keys[i, 1], sweep)
         from_checkerboard(cb, spins[i])
 
 
 @njit(parallel=True, **_NJIT)
-def quench_batch(spins, n_sweeps, J, dx, dy):
+def quench_batch(spins, n_sweeps, J, dx, dy, B):
     """n_sweeps zero-temperature sweeps of each lattice in spins (n, 3, L, L), in place, in the
     checkerboard layout throughout (converted once, not once per sweep)."""
     no_betas = np.empty(0)
     for i in prange(spins.shape[0]):
         cb = to_checkerboard(spins[i])
-        run_chain(cb, no_betas, 1, n_sweeps, J, dx, dy, np.uint64(0), np.uint64(0))
+        run_chain(cb, no_betas, 1, n_sweeps, J, dx, dy, B, np.uint64(0), np.uint64(0))
         from_checkerboard(cb, spins[i])
 
 
 @njit(**_NJIT)
-def site_field(spins, y, x, J, dx, dy):
+def site_field(spins, y, x, J, dx, dy, B):
     """Local field at one site of a (3, L, L) lattice, through the kernel's own code path."""
     cb = to_checkerboard(spins)
     L = spins.shape[-1]
@@ -407,4 +417,4 @@ def site_field(spins, y, x, J, dx, dy):
     dn = y - 1 if y > 0 else L - 1
     ot = cb[1 - c]
     return _field(ot[0, y], ot[1, y], ot[2, y], ot[0, up], ot[1, up], ot[2, up],
-                  ot[0, dn], ot[1, dn], ot[2, dn], j + p, j, J, dx, dy)
+                  ot[0, dn], ot[1, dn], ot[2, dn], j + p, j, J, dx, dy, B)

@@ -31,12 +31,14 @@ def uniform_pair(k1: np.ndarray, k2: np.ndarray, counter: np.ndarray) -> tuple[n
 
 
 def local_field(spins: np.ndarray, ham: Hamiltonian) -> np.ndarray:
-    """h = J(sum of neighbours) + D_x x (S_{x-1} - S_{x+1}) + D_y x (S_{y-1} - S_{y+1})."""
+    """h = J(sum of neighbours) + D_x x (S_{x-1} - S_{x+1}) + D_y x (S_{y-1} - S_{y+1}) + B z."""
     dx, dy = (np.array(v).reshape(3, 1, 1) for v in ham.dmi_vectors())
     xp, xm = np.roll(spins, -1, axis=-1), np.roll(spins, 1, axis=-1)
     yp, ym = np.roll(spins, -1, axis=-2), np.roll(spins, 1, axis=-2)
     cross = lambda d, v: np.cross(d, v, axis=-3)  # noqa: E731
-    return ham.J * (xp + xm + yp + ym) + cross(dx, xm - xp) + cross(dy, ym - yp)
+    h = ham.J * (xp + xm + yp + ym) + cross(dx, xm - xp) + cross(dy, ym - yp)
+    h[..., 2, :, :] += ham.B
+    return h
 
 
 def draw_spins(h: np.ndarray, beta: float, u1: np.ndarray, u2: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ starts from the same spins and draws the same random numbers at every update:
   (quench) sweeps follow, which set each spin along its local field and leave a spin whose
   field has |h|² <= 1e-300 as it is; they draw no random numbers.
 * The field is :func:`latentspin.physics.observables.local_field`'s, h = J Σ S_nb + D_x × (S_{x-1} -
-  S_{x+1}) + D_y × (S_{y-1} - S_{y+1}), summed in the numba kernel's order. The draw is
+  S_{x+1}) + D_y × (S_{y-1} - S_{y+1}) + B ẑ, summed in the numba kernel's order. The draw is
   ``heatbath_numba.draw_spin``: 1 - cos θ about h from ``heatbath_delta`` (with its cutoff β|h| <=
   1e-10 below which the draw is uniform), then Rodrigues' rotation from the z frame onto h,
   mirrored through the origin when h_z < 0.
@@ -272,7 +272,7 @@ def _cross_term(d1: float, w1: Tensor, d2: float, w2: Tensor) -> Tensor | None:
 def _field(other: Tensor, c: int, geo: _Geometry, ham: Hamiltonian) -> tuple[Tensor, Tensor, Tensor]:
     """The local field (three (L * L/2, B) tensors) at the sites of colour c, from the spins of the
     other colour: h = J (S_{x+1} + S_{x-1} + S_{y+1} + S_{y-1}) + D_x × (S_{x-1} - S_{x+1})
-    + D_y × (S_{y-1} - S_{y+1}), the terms in the numba kernel's order."""
+    + D_y × (S_{y-1} - S_{y+1}) + B ẑ, the terms in the numba kernel's order."""
     a = other.index_select(0, geo.right[c])  # x + 1
     b = other.index_select(0, geo.left[c])  # x - 1
     up = other.index_select(0, geo.up[c])  # y + 1
@@ -289,6 +289,8 @@ def _field(other: Tensor, c: int, geo: _Geometry, ham: Hamiltonian) -> tuple[Ten
             if term is not None:
                 hk = hk + term
         h.append(hk)
+    if ham.B != 0:  # the Zeeman term (left out at B = 0, so that the field-free kernel is unchanged)
+        h[2] = h[2] + ham.B
     return h[0], h[1], h[2]
 
 

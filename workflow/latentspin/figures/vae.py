@@ -179,7 +179,7 @@ def draw_model(model_path: str | Path, valid: str | Path, reconstruction_out, sa
     beta = model.extra["beta"]
     save_figure(reconstruction_figure(model, x, f"validation samples and reconstructions, β = {beta:g}"),
                 reconstruction_out)
-    ham = Hamiltonian(J=ds.attrs["J"], D=ds.attrs["D"], dmi=ds.attrs["dmi"])
+    ham = Hamiltonian.from_attrs(ds.attrs)
     reference = torch.from_numpy(spins["first"])
     data_peak = float(spin_physics(reference, ham)["max_local_energy"].max())
     save_figure(prior_samples_figure(model, ham, n, derive_seed(0, "figure-prior-samples"), data_peak), samples_out)

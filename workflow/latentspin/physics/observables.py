@@ -5,7 +5,8 @@ Conventions (docs/method.md, "Conventions"):
 * Spins are tensors of shape ``(..., 3, L, L)`` with axes ``(component, y, x)``; x is the last
   axis and any number of leading batch axes is allowed. Boundaries are periodic.
 * Each nearest-neighbour bond is counted once, from site r to r + x̂ and from r to r + ŷ.
-* H = -J Σ S_i·S_j - Σ D_ij·(S_i × S_j), with D_ij = D r̂ (Bloch) or D ẑ×r̂ (Néel).
+* H = -J Σ S_i·S_j - Σ D_ij·(S_i × S_j) - B Σ S_z,i, with D_ij = D r̂ (Bloch) or D ẑ×r̂ (Néel)
+  and B a uniform field along +z (0, the paper's system, by default).
 
 Every function is a pure, batched torch function: it computes in the dtype and on the device of
 its input, and those that return continuous values are differentiable with autograd, because the
@@ -107,16 +108,24 @@ def bond_energies(spins: Tensor, ham: Hamiltonian) -> tuple[Tensor, Tensor]:
     return out[0], out[1]
 
 
-def local_energy_density(spins: Tensor, ham: Hamiltonian) -> Tensor:
-    """Energy map (..., L, L): each bond's energy split half to each of its two sites.
+def zeeman_energies(spins: Tensor, ham: Hamiltonian) -> Tensor:
+    """Zeeman energy of each site, -B S_z, shape (..., L, L)."""
+    return -ham.B * spins[..., 2, :, :]
 
-    This is the map of paper Fig. 1c; it sums over sites to H and equals -S_i·h_i / 2.
+
+def local_energy_density(spins: Tensor, ham: Hamiltonian) -> Tensor:
+    """Energy map (..., L, L): each bond's energy split half to each of its two sites, and each
+    site's Zeeman energy -B S_z to itself.
+
+    This is the map of paper Fig. 1c; it sums over sites to H. With the local field h_i of the
+    couplings alone (:func:`local_field` at B = 0) it equals -S_i·h_i / 2 - B S_z,i.
     """
     e_x, e_y = bond_energies(spins, ham)
     # Bond e_x(r) also belongs to site r + x̂: rolling by +1 brings it there.
     from_left = torch.roll(e_x, shifts=1, dims=-1)
     from_below = torch.roll(e_y, shifts=1, dims=-2)
-    return 0.5 * (e_x + from_left + e_y + from_below)
+    local = 0.5 * (e_x + from_left + e_y + from_below)
+    return local + zeeman_energies(spins, ham) if ham.B != 0 else local  # B = 0: bitwise the field-free map
 
 
 def nodal_point_mask(local_energy: Tensor, threshold: float) -> Tensor:
@@ -135,19 +144,20 @@ def nodal_points(local_energy: Tensor, threshold: float) -> Tensor:
 
 
 def energy_density(spins: Tensor, ham: Hamiltonian) -> Tensor:
-    """ε = H / N with N = L² sites (two bonds per site); shape (...)."""
+    """ε = H / N with N = L² sites (two bonds per site, and each site's Zeeman energy); shape (...)."""
     e_x, e_y = bond_energies(spins, ham)
-    return _site_mean(e_x + e_y)
+    site = e_x + e_y
+    return _site_mean(site + zeeman_energies(spins, ham) if ham.B != 0 else site)
 
 
 def local_field(spins: Tensor, ham: Hamiltonian) -> Tensor:
     """Effective field h_i = -∂H/∂S_i, shape (..., 3, L, L).
 
-    h_i = Σ_r̂ [J (S_{i+r̂} + S_{i-r̂}) + D_r̂ × (S_{i-r̂} - S_{i+r̂})].
+    h_i = Σ_r̂ [J (S_{i+r̂} + S_{i-r̂}) + D_r̂ × (S_{i-r̂} - S_{i+r̂})] + B ẑ.
     Derivation: S_i enters the bond (i, i+r̂) as -D·(S_i × S_+) = -S_i·(S_+ × D), and the bond
-    (i-r̂, i) as -D·(S_- × S_i) = -S_i·(D × S_-). H is linear in each spin (no self-bonds for
-    L ≥ 2), so changing S_i alone changes H by exactly -h_i·ΔS_i — the heat-bath kernel relies
-    on this.
+    (i-r̂, i) as -D·(S_- × S_i) = -S_i·(D × S_-); the Zeeman term as -S_i·B ẑ. H is linear in
+    each spin (no self-bonds for L ≥ 2), so changing S_i alone changes H by exactly -h_i·ΔS_i —
+    the heat-bath kernel relies on this: the field only adds to the local field.
     """
     d_x, d_y = ham.dmi_vectors()
     h = torch.zeros_like(spins)
@@ -155,6 +165,8 @@ def local_field(spins: Tensor, ham: Hamiltonian) -> Tensor:
         plus = _shift(spins, dx, dy)
         minus = _shift(spins, -dx, -dy)
         h = h + ham.J * (plus + minus) + _cross(_const_vec(d, spins), minus - plus)
+    if ham.B != 0:
+        h = h + _const_vec((0.0, 0.0, float(ham.B)), spins)
     return h
 
 
