@@ -285,3 +285,56 @@ def test_anneal_device_picks_the_kernel(monkeypatch):
         mc.select_kernel("cuda", kernel="numba")
     assert "numba kernel" in mc.kernel_description("numba", "cpu")
     assert "torch kernel, float64 on cuda" in mc.kernel_description("torch", "cuda")
+
+
+def _polarized(n, L):
+    up = np.zeros((n, 3, L, L), np.float32)
+    up[:, 2] = 1.0
+    return up
+
+
+def test_a_thermal_kick_tells_the_saddle_from_the_minimum():
+    """At zero field the polarized state is a stationary point that DMI makes a saddle: a spiral
+    of small q lowers ε, ε(q) - ε(0) ≈ Jq² - |D|q < 0. Zero-temperature sweeps never leave it (every
+    field is parallel to its spin); a kick (heat bath at T = 0.05, then a quench) lets the unstable
+    modes grow, and it ends a spiral. In a field B the same state is a true minimum once B exceeds
+    every spiral's gain, -2J - min_q ε(q) (the spin waves about it cost B - (ε(0) - ε(q)) > 0 per unit
+    amplitude²): the kick returns it exactly. The ground-state spiral is unchanged by both."""
+    L, n = 32, 4
+    ham = Hamiltonian(1.0, 0.3, "bloch")
+    keys = sample_keys(2, "kick", range(n))
+    up = _polarized(n, L)
+    np.testing.assert_array_equal(mc.relax(up, ham, 200), up)
+    kicked = mc.kick(up, ham, 0.05, 1000, 200, keys)
+    _, _, e_spiral = hamiltonian.lattice_ground_state(L, ham)
+    assert (np.abs(kicked[:, 2].mean(axis=(-2, -1))) < 0.05).all()  # Mz 1 -> 0
+    assert (energy(kicked, ham) < -2.0 + 0.9 * (e_spiral + 2.0)).all()  # most of the way down to the spiral
+
+    gain = -2 * ham.J - e_spiral  # the largest energy per spin a spiral gains over the polarized state
+    field = Hamiltonian(1.0, 0.3, "bloch", B=0.1)
+    assert field.B > gain > 0.04
+    kicked = mc.kick(up, field, 0.05, 1000, 200, keys)
+    assert (kicked[:, 2] > 0.999999).all()
+    np.testing.assert_allclose(energy(kicked, field), -2 * field.J - field.B, atol=1e-9)
+
+    n_q, m_q, _ = hamiltonian.lattice_ground_state(L, ham)
+    spiral = np.repeat(textures.spiral(L, n_q, m_q, ham).numpy()[None], n, axis=0).astype(np.float32)
+    np.testing.assert_allclose(energy(mc.relax(spiral, ham, 200), ham), e_spiral, atol=1e-6)
+    # the kick's fluctuations leave by slow long-wavelength relaxation: a long quench brings ε back
+    np.testing.assert_allclose(energy(mc.kick(spiral, ham, 0.05, 1000, 3000, keys), ham), e_spiral, atol=1e-6)
+
+
+def test_a_kick_depends_on_its_keys_only_and_refuses_bad_settings():
+    L = 16
+    ham = Hamiltonian()
+    s = random_spins(3, L, seed=8).astype(np.float32)
+    keys = sample_keys(4, "kick", range(3))
+    a = mc.kick(s, ham, 0.1, 20, 5, keys, threads=2)
+    np.testing.assert_array_equal(mc.kick(s[1:], ham, 0.1, 20, 5, keys[1:], threads=1), a[1:])
+    assert a.dtype == np.float32 and not np.array_equal(a, s)
+    for bad in (dict(temperature=0.0), dict(sweeps=0), dict(quench_sweeps=-1)):
+        args = dict(temperature=0.1, sweeps=20, quench_sweeps=5) | bad
+        with pytest.raises(ValueError, match="thermal kick"):
+            mc.kick(s, ham, keys=keys, **args)
+    with pytest.raises(ValueError, match="one key per state"):
+        mc.kick(s, ham, 0.1, 20, 5, keys[:2])

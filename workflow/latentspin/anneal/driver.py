@@ -177,3 +177,26 @@ def relax(spins: np.ndarray, ham: Hamiltonian, sweeps: int, *, threads: int | No
     set_threads(threads)
     heatbath_numba.quench_batch(work, sweeps, *heatbath_numba.couplings(ham))
     return work.astype(np.float32)
+
+
+def kick(spins: np.ndarray, ham: Hamiltonian, temperature: float, sweeps: int, quench_sweeps: int,
+         keys: np.ndarray, *, threads: int | None = None) -> np.ndarray:
+    """A thermal kick: `sweeps` heat-bath sweeps at `temperature`, then `quench_sweeps`
+    zero-temperature sweeps, of float spins (n, 3, L, L), one random stream per state (`keys`,
+    (n, 2) uint64). A stationary state that is a saddle of H decays under it (the heat bath's
+    fluctuations grow along the unstable directions, which a noise-free quench never finds); a
+    local minimum comes back to itself. Returns float32 spins; the input is not modified."""
+    check_lattice(spins.shape[-1])
+    if not temperature > 0 or sweeps < 1 or quench_sweeps < 0:
+        raise ValueError(f"a thermal kick needs temperature > 0, sweeps >= 1 and quench_sweeps >= 0, got "
+                         f"{temperature}, {sweeps}, {quench_sweeps}")
+    keys = np.ascontiguousarray(keys, dtype=np.uint64).reshape(-1, 2)
+    if len(keys) != len(spins):
+        raise ValueError(f"one key per state: {len(keys)} keys for {len(spins)} states")
+    from latentspin.anneal import heatbath_numba
+
+    work = np.array(spins, dtype=np.float64, order="C")
+    set_threads(threads)
+    betas = np.full(sweeps, 1.0 / temperature)
+    heatbath_numba.chain_batch(work, keys, betas, 1, quench_sweeps, *heatbath_numba.couplings(ham))
+    return work.astype(np.float32)

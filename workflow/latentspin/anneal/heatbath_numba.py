@@ -405,6 +405,17 @@ def quench_batch(spins, n_sweeps, J, dx, dy, B):
         from_checkerboard(cb, spins[i])
 
 
+@njit(parallel=True, **_NJIT)
+def chain_batch(spins, keys, betas, first_sweep, n_quench, J, dx, dy, B):
+    """Heat-bath sweeps at inverse temperatures betas (numbered first_sweep, ...), then n_quench
+    zero-temperature sweeps, of each lattice in spins (n, 3, L, L), in place: the anneal's chain
+    from a given state instead of a random one (the stability check's thermal kick)."""
+    for i in prange(spins.shape[0]):
+        cb = to_checkerboard(spins[i])
+        run_chain(cb, betas, first_sweep, n_quench, J, dx, dy, B, keys[i, 0], keys[i, 1])
+        from_checkerboard(cb, spins[i])
+
+
 @njit(**_NJIT)
 def site_field(spins, y, x, J, dx, dy, B):
     """Local field at one site of a (3, L, L) lattice, through the kernel's own code path."""
