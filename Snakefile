@@ -24,7 +24,7 @@ wildcard_constraints:
     shard=r"\d+",
     beta=r"[0-9.e+-]+",
     algorithm="|".join(ALGORITHMS),
-    objective="|".join(OBJECTIVES),
+    objective="|".join(OBJECTIVE_NAMES),
 
 
 include: "rules/anneal.smk"

@@ -83,8 +83,8 @@ def main(argv=None) -> int:
         m = observables.measure(torch.from_numpy(spins), ham)
         cores = core_count(spins)
         rows.append({"B": B, "samples": args.samples, "energy": float(m["energy"].mean()),
-                     "Mz": float(m["Mz"].mean()), "W": float(m["W"].mean()), "W_min": float(m["W"].min()),
-                     "W_max": float(m["W"].max()), "cores": float(cores.mean()), "seconds": round(seconds, 1)})
+                     "Mz": float(m["Mz"].mean()), "W": float(m["W"].mean()), "W_min": round(float(m["W"].min()), 6) + 0.0,
+                     "W_max": round(float(m["W"].max()), 6) + 0.0, "cores": float(cores.mean()), "seconds": round(seconds, 1)})
         shown.append((B, spins[0], float(m["W"][0]), float(m["Mz"][0])))
         print(f"B = {B:g}: ε {rows[-1]['energy']:.4f}, Mz {rows[-1]['Mz']:.3f}, W {rows[-1]['W']:.2f} "
               f"[{rows[-1]['W_min']:g}, {rows[-1]['W_max']:g}], cores {rows[-1]['cores']:.1f} ({seconds:.1f} s)",
@@ -93,10 +93,10 @@ def main(argv=None) -> int:
     table.to_csv(args.csv, index=False, float_format="%.5g")
 
     cols = 5
-    fig, axes = plt.subplots(-(-len(shown) // cols), cols, figsize=(2.2 * cols, 2.5 * -(-len(shown) // cols)),
+    fig, axes = plt.subplots(-(-len(shown) // cols), cols, figsize=(2.1 * cols, 2.5 * -(-len(shown) // cols) + 0.4),
                              squeeze=False)
     for ax, (B, s, W, Mz) in zip(axes.flat, shown):
-        show_spins(ax, s, f"B = {B:g}\nW = {W:.0f}, Mz = {Mz:.2f}")
+        show_spins(ax, s, f"B = {B:g}\nW = {round(W)}, Mz = {Mz:.2f}")
     for ax in list(axes.flat)[len(shown):]:
         ax.axis("off")
     fig.suptitle(f"annealed at L = {L}, J = {config['hamiltonian']['J']:g}, |D| = {config['hamiltonian']['D']:g} "

@@ -1,4 +1,5 @@
-# Stage 1: annealed spin configurations (heat-bath Monte Carlo), one job per shard.
+# Stage 1: annealed spin configurations (heat-bath Monte Carlo), one job per shard; or a split
+# imported from a folder of OVF files (data.{split}.ovf).
 
 
 rule anneal_shard:
@@ -17,7 +18,7 @@ rule anneal_shard:
         mem_mb=lambda wc, threads: 1000 + 100 * threads,
         gpu=gpus("anneal"),
     params:
-        config=section_json(config, ANNEAL_SECTIONS),
+        config=anneal_json(config),
         device=config["anneal"]["device"],
     shell:
         "python -m latentspin anneal --config {params.config:q} --split {wildcards.split} --shard {wildcards.shard}"
@@ -29,6 +30,8 @@ rule assemble_split:
         lambda wc: shard_paths(wc.split),
     output:
         directory("results/data/{split}.zarr"),
+    wildcard_constraints:
+        split=split_pattern(ANNEALED_SPLITS),
     log:
         "results/logs/assemble/{split}.log",
     benchmark:
@@ -39,6 +42,30 @@ rule assemble_split:
     threads: 1
     shell:
         "python -m latentspin assemble --out {output} {input} 2> {log}"
+
+
+# A split with data.{split}.ovf set: its OVF files instead of the annealing (docs/ovf.md).
+rule import_split:
+    input:
+        lambda wc: OVF_INPUTS[wc.split],
+    output:
+        directory("results/data/{split}.zarr"),
+    wildcard_constraints:
+        split=split_pattern(IMPORTED_SPLITS),
+    log:
+        "results/logs/import/{split}.log",
+    benchmark:
+        "results/benchmarks/import/{split}.tsv"
+    priority: 10
+    conda:
+        ENV
+    threads: 1
+    params:
+        config=section_json(config, IMPORT_SECTIONS),
+        folder=lambda wc: config["data"][wc.split]["ovf"],
+    shell:
+        "python -m latentspin import-ovf {params.folder:q} --config {params.config:q} --split {wildcards.split}"
+        " --out {output} 2> {log}"
 
 
 rule summarize_split:

@@ -1,4 +1,5 @@
 # Included first: config validation, and helpers that compute targets.
+import os
 import sys
 from pathlib import Path
 
@@ -10,8 +11,15 @@ min_version("9.0")
 # --use-conda environment, which holds only the dependencies) through the shell prefix.
 PACKAGE_DIR = str(Path(workflow.basedir) / "workflow")
 sys.path.insert(0, PACKAGE_DIR)
+# The modules of your own objectives (explore.objectives.custom, docs/objectives.md) are found in
+# the working directory (--directory), then the workflow's directory (beside this Snakefile, which
+# Snakemake puts on sys.path itself), then the installed packages: here and in every job alike.
+WORK_DIR = os.getcwd()
+sys.path.insert(1, WORK_DIR)
 # (braces doubled twice: by the f-string, then by Snakemake, which formats the prefix)
-shell.prefix(f'export PYTHONPATH="{PACKAGE_DIR}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; ')
+shell.prefix(
+    f'export PYTHONPATH="{PACKAGE_DIR}:{WORK_DIR}:{workflow.basedir}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; '
+)
 
 from latentspin.core.config import (  # noqa: E402
     ALGORITHMS,
@@ -19,12 +27,16 @@ from latentspin.core.config import (  # noqa: E402
     CLAIMS_SECTIONS,
     DIAGNOSE_SECTIONS,
     FIGURE_SECTIONS,
+    IMPORT_SECTIONS,
     TRAIN_SECTIONS,
     OBJECTIVES,
     SPLITS,
     check_consistency,
+    custom_objectives,
+    explore_job_json,
     explore_pairs,
-    explore_sections,
+    objective_module_file,
+    objective_names,
     section_json,
 )
 
@@ -39,6 +51,15 @@ CHOSEN_BETA = repr(float(config["vae"]["beta"]))
 
 # the explored (algorithm, objective) pairs
 PAIRS = explore_pairs(config)
+# every objective: the paper's five, then yours, each imported and tried on random spins now,
+# before any job (a bad one stops the run naming its key)
+OBJECTIVE_NAMES = objective_names(config)
+if custom_objectives(config):
+    from latentspin.explore.objectives import check_custom
+
+    check_custom(config, PAIRS)
+# the pairs of the paper's objectives: what its figures and claims read
+PAPER_PAIRS = [p for p in PAIRS if p[1] in OBJECTIVES]
 
 
 def shard_paths(split):
@@ -47,6 +68,38 @@ def shard_paths(split):
         f"results/data/shards/{split}/{i}.zarr"
         for i in range(config["data"][split]["shards"])
     ]
+
+
+# Splits made from a folder of OVF files (data.{split}.ovf, docs/ovf.md) instead of annealing:
+# the folder's files are the import's inputs, listed at start-up, so that adding, removing or
+# changing a file reruns the import (and what depends on it).
+IMPORTED_SPLITS = [s for s in SPLITS if config["data"][s].get("ovf")]
+ANNEALED_SPLITS = [s for s in SPLITS if s not in IMPORTED_SPLITS]
+
+
+def split_pattern(splits):
+    """A wildcard constraint matching these splits only (none: a pattern that matches nothing)."""
+    return "|".join(splits) if splits else "(?!)"
+
+
+def _ovf_inputs(split):
+    from latentspin.core.errors import ConfigError, DataError
+    from latentspin.core.ovf import ovf_files
+
+    try:
+        return [str(p) for p in ovf_files(config["data"][split]["ovf"])]
+    except DataError as e:
+        raise ConfigError(f"config key data.{split}.ovf: {e}") from None
+
+
+OVF_INPUTS = {split: _ovf_inputs(split) for split in IMPORTED_SPLITS}
+
+
+def anneal_json(config):
+    """The annealing jobs' config sections, without data.{split}.ovf: importing a split reruns no
+    annealing of the other."""
+    data = {s: {k: v for k, v in spec.items() if k != "ovf"} for s, spec in config["data"].items()}
+    return section_json({**config, "data": data}, ANNEAL_SECTIONS)
 
 
 def figure_outputs(name, caption, category):
@@ -70,6 +123,14 @@ def figure_code(module, shared=SHARED_FIGURE_CODE):
     """The code that draws a figure, as inputs of its rule: editing it redraws that figure, and
     editing a shared module every figure that uses it (no -R needed)."""
     return [str(FIGURE_CODE / name) for name in [f"{module}.py", *shared]]
+
+
+def objective_module(wildcards):
+    """The module of an objective of yours, as an input of its searches: editing it reruns them
+    (and what reads them), and no other search. Nothing for the paper's objectives."""
+    spec = custom_objectives(config).get(wildcards.objective)
+    path = objective_module_file(spec["function"]) if spec else None
+    return [str(path)] if path else []
 
 
 def trajectory(algorithm, objective):

@@ -4,6 +4,7 @@
 rule explore:
     input:
         model=f"results/vae/beta{CHOSEN_BETA}/model.pt",
+        objective=objective_module,
     output:
         trajectory=directory("results/explore/{algorithm}/{objective}/trajectory.zarr"),
         summary="results/explore/{algorithm}/{objective}/summary.json",
@@ -17,7 +18,7 @@ rule explore:
     resources:
         gpu=gpus("explore"),
     params:
-        config=lambda wc: section_json(config, explore_sections(wc.algorithm)),
+        config=lambda wc: explore_job_json(config, wc.algorithm, wc.objective),
         device=config["explore"]["device"],
     shell:
         "python -m latentspin explore --config {params.config:q} --algorithm {wildcards.algorithm}"

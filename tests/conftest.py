@@ -60,18 +60,25 @@ def checkout(tmp_path_factory, root) -> Path:
     return copy
 
 
+# An objective of your own (docs/objectives.md) in the full matrix of the smoke run: the worked
+# example, as a module of the working directory
+CUSTOM_OBJECTIVE = {"sz2": {"function": "myobjectives:sz2", "maximize": True, "pressure": 5}}
+
+
 @pytest.fixture(scope="session")
-def smoke(tmp_path_factory, checkout):
+def smoke(tmp_path_factory, checkout, root):
     """The smoke DAG run locally (from the `checkout` copy): the training-data target first (timed,
-    as the issue asks), then the rest of the DAG (timed), then the full exploration matrix on top.
+    as the issue asks), then the rest of the DAG (timed), then the full exploration matrix on top,
+    with an objective of your own (CUSTOM_OBJECTIVE, from the working directory's myobjectives.py).
     Shared by the workflow tests and the SLURM test, which compares its outputs with these."""
     workdir = tmp_path_factory.mktemp("smoke")
     _, train_seconds = run_snakemake(checkout, workdir, "results/data/train.zarr")
     _, rest_seconds = run_snakemake(checkout, workdir)
     # the run as the paper's pairs left it, kept for the tests that damage a run and rerun it
     shutil.copytree(workdir, tmp_path_factory.getbasetemp() / "smoke_paper_pairs", symlinks=True)
+    shutil.copy(root / "examples" / "objectives.py", workdir / "myobjectives.py")
     matrix = workdir / "full_matrix.yaml"
-    matrix.write_text("explore: {full_matrix: true}\n")
+    matrix.write_text(yaml.safe_dump({"explore": {"full_matrix": True, "objectives": {"custom": CUSTOM_OBJECTIVE}}}))
     run_snakemake(checkout, workdir, configfiles=[matrix])
     return workdir, train_seconds, train_seconds + rest_seconds
 

@@ -171,7 +171,8 @@ def test_every_objective_is_known_to_the_schema_the_config_and_the_builder(root,
     from latentspin.physics.hamiltonian import Hamiltonian
 
     schema = yaml.safe_load((root / "workflow/schemas/config.schema.yaml").read_text())
-    assert tuple(schema["$defs"]["objective_list"]["items"]["enum"]) == cfg.OBJECTIVES
+    assert tuple(schema["$defs"]["builtin_objective"]["enum"]) == cfg.OBJECTIVES
+    assert {"$ref": "#/$defs/builtin_objective"} in schema["$defs"]["objective_list"]["items"]["anyOf"]
     pressure = schema["properties"]["explore"]["properties"]["genetic"]["properties"]["pressure"]
     assert tuple(pressure["required"]) == cfg.OBJECTIVES == tuple(pressure["properties"])
     assert set(paper_config["explore"]["genetic"]["pressure"]) == set(cfg.OBJECTIVES)

@@ -183,8 +183,8 @@ def test_the_explore_command_reports_a_nan_in_one_line_and_writes_no_output(root
     out = tmp_path / "genetic" / "W"
     build = objectives.build
 
-    def build_faulty(name, L, ham, settings=None):
-        objective, calls = build(name, L, ham, settings), []
+    def build_faulty(name, L, ham, settings=None, **kw):
+        objective, calls = build(name, L, ham, settings, **kw), []
 
         def value(spins):
             calls.append(1)

@@ -66,6 +66,22 @@ def cmd_assemble(args):
     assemble(args.shards, args.out)
 
 
+def cmd_import_ovf(args):
+    from latentspin.anneal.ovf_import import import_split
+
+    config = cfg.load(args.config, cfg.IMPORT_SECTIONS)
+    import_split(config, args.folder, args.out, split=args.split)
+
+
+def cmd_export_ovf(args):
+    from latentspin.core.ovf import export_store, parse_indices
+
+    samples = parse_indices(args.samples) if args.samples is not None else None
+    written = export_store(args.store, args.out, fmt=args.format, samples=samples, states=args.states,
+                           step=args.step)
+    print(f"{len(written)} OVF files in {args.out}")
+
+
 def cmd_summarize(args):
     from latentspin.anneal.shards import write_summary
 
@@ -115,9 +131,13 @@ def cmd_plot_vae(args):
 
 def cmd_explore(args):
     from latentspin.explore.algorithms import SearchStopped
+    from latentspin.explore.objectives import check_custom
     from latentspin.explore.search import search_job
 
-    config = cfg.load(args.config, cfg.explore_sections(args.algorithm))
+    sections = cfg.explore_sections(args.algorithm, args.objective)
+    config = cfg.load(args.config, sections)
+    # an objective of yours is imported and tried before the model is read (the others' are not)
+    check_custom(cfg.subset(config, sections), [(args.algorithm, args.objective)])
     checkpoint_seconds = _checkpoint_seconds(args)
     try:
         search_job(config, args.algorithm, args.objective, args.model, args.out_dir, device=args.device,
@@ -194,6 +214,27 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", required=True)
     q.add_argument("shards", nargs="+")
 
+    q = command("import-ovf", cmd_import_ovf,
+                "a folder of OVF 2.0 files as a split store, with the data contract of an annealed one", config=True)
+    q.add_argument("folder", help="its *.ovf and *.omf files, sorted by name; every segment of a file is one sample")
+    q.add_argument("--out", required=True, help="the split store to write (Zarr)")
+    q.add_argument("--split", default="train", choices=cfg.SPLITS, help="the split it becomes (default: train)")
+
+    q = command("export-ovf", cmd_export_ovf,
+                "write the states of a split store or a trajectory store as OVF 2.0 files, one per state")
+    q.add_argument("store", help="a split store (results/data/train.zarr) or a trajectory store "
+                                 "(results/explore/ALGORITHM/OBJECTIVE/trajectory.zarr)")
+    q.add_argument("--out", required=True, help="the folder to write the files into (made if missing)")
+    q.add_argument("--format", default="binary8", choices=["binary8", "binary4", "text"],
+                   help="the data representation (default: binary8, exact for our float32 spins)")
+    q.add_argument("--samples", default=None, metavar="LIST",
+                   help="a split's samples to write, e.g. 0-9,15 (default: all)")
+    q.add_argument("--states", nargs="+", default=None,
+                   choices=["initial", "final", "relaxed", "level", "snapshot"],
+                   help="a trajectory's kinds of states to write (default: every kind it holds)")
+    q.add_argument("--step", type=float, default=1.0,
+                   help="the lattice constant written as the mesh's step size, in metres (default: 1)")
+
     q = command("summarize", cmd_summarize, "statistics of a split against the expected labyrinth physics")
     q.add_argument("dataset")
     q.add_argument("--out", help="write the JSON here too")
@@ -234,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = command("explore", cmd_explore, "run one latent-space explorer on one objective", config=True)
     q.add_argument("--algorithm", required=True, choices=cfg.ALGORITHMS)
-    q.add_argument("--objective", required=True, choices=cfg.OBJECTIVES)
+    q.add_argument("--objective", required=True,
+                   help=f"one of {', '.join(cfg.OBJECTIVES)}, or a name under {cfg.CUSTOM_KEY} (docs/objectives.md)")
     q.add_argument("--model", required=True, help="a model.pt of train-vae")
     q.add_argument("--out-dir", required=True, help="writes trajectory.zarr and summary.json")
     _checkpoint_argument(q, "search")

@@ -8,8 +8,11 @@ once, which JSON schema cannot say, are in :func:`check_consistency`.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
@@ -24,14 +27,24 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.y
 SPLITS = ("train", "valid")
 ALGORITHMS = ("single_code", "genetic", "stochastic")
 OBJECTIVES = ("energy", "W", "Mz", "C", "C_BC")
+# The searches that follow the objective's gradient (the genetic algorithm needs only its values)
+GRADIENT_ALGORITHMS = ("single_code", "stochastic")
+# The name of an objective of your own (explore.objectives.custom): it names files and wildcards
+OBJECTIVE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+CUSTOM_KEY = "explore.objectives.custom"
 # What each stage's jobs depend on: a rule passes only these sections to its command, so that
 # changing any other key reruns nothing.
 ANNEAL_SECTIONS = ("seed", "lattice", "hamiltonian", "data", "anneal")
+# a split imported from OVF files (data.{split}.ovf): its observables and attrs
+IMPORT_SECTIONS = ("seed", "lattice", "hamiltonian")
 TRAIN_SECTIONS = ("seed", "lattice", "vae.architecture", "vae.training")
 DIAGNOSE_SECTIONS = ("seed", "lattice", "hamiltonian", "vae.diagnostics", "explore.nodal_threshold")
-EXPLORE_COMMON_SECTIONS = ("seed", "lattice", "hamiltonian", "vae.training", "explore.objectives",
-                           "explore.nodal_threshold", "explore.relax_sweeps")
-FIGURE_SECTIONS = ("lattice", "hamiltonian", "explore.objectives", "explore.nodal_threshold", "figures")
+# (the built-in objectives' settings only: a search of your own objective adds its own entry of
+# explore.objectives.custom, see explore_sections, and the figures read none)
+EXPLORE_COMMON_SECTIONS = ("seed", "lattice", "hamiltonian", "vae.training", "explore.objectives.C",
+                           "explore.objectives.C_BC", "explore.nodal_threshold", "explore.relax_sweeps")
+FIGURE_SECTIONS = ("lattice", "hamiltonian", "explore.objectives.C", "explore.objectives.C_BC",
+                   "explore.nodal_threshold", "figures")
 CLAIMS_SECTIONS = ("lattice", "hamiltonian", "vae.beta", "figures", "claims")
 
 
@@ -102,9 +115,12 @@ def validate(config: Mapping, sections: Iterable[str] | None = None) -> dict:
             node_schema = full
             for part in section.split("."):
                 props = node_schema.get("properties", {})
-                if part not in props:
+                if part in props:
+                    node_schema = props[part]
+                elif isinstance(node_schema.get("additionalProperties"), Mapping):  # a named entry, e.g. custom.sz2
+                    node_schema = node_schema["additionalProperties"]
+                else:
                     raise ConfigError(f"unknown config section {section!r}")
-                node_schema = props[part]
             value = _sub(config, section)
             if value is None:
                 raise ConfigError(f"config key {section} is missing")
@@ -178,6 +194,17 @@ def _check_explore_consistency(explore: Mapping, L: int | None) -> None:
             and next(ring_sites(L, ring["radius"] * L, ring["width"]), None) is None):
         raise ConfigError(f"config key explore.objectives.C_BC.boundary.width ({ring['width']} sites) leaves the "
                           f"ring of radius {ring['radius']} L = {ring['radius'] * L:g} sites without a lattice site")
+    custom = objectives.get("custom") or {}
+    for name in custom:
+        if name in OBJECTIVES:
+            raise ConfigError(f"config key {CUSTOM_KEY}.{name}: {name!r} is a built-in objective; give yours "
+                              f"another name (the built-in ones: {', '.join(OBJECTIVES)})")
+    if "objectives" in explore:  # with the objectives known, every pair must name one of them
+        for algorithm, names in (explore.get("pairs") or {}).items():
+            for i, name in enumerate(names):
+                if name not in OBJECTIVES and name not in custom:
+                    raise ConfigError(f"config key explore.pairs.{algorithm}.{i}: objective {name!r} is neither built "
+                                      f"in ({', '.join(OBJECTIVES)}) nor defined under {CUSTOM_KEY}")
 
 
 def ring_sites(L: int, radius: float, width: float) -> Iterator[tuple[int, int]]:
@@ -208,14 +235,59 @@ def section_json(config: Mapping, sections: Iterable[str]) -> str:
     return json.dumps(subset(config, sections), separators=(",", ":"), sort_keys=True)
 
 
-def explore_sections(algorithm: str) -> tuple[str, ...]:
-    """What an exploration job depends on: changing another algorithm's settings reruns nothing."""
-    return EXPLORE_COMMON_SECTIONS + (f"explore.{algorithm}",)
+def explore_sections(algorithm: str, objective: str | None = None) -> tuple[str, ...]:
+    """What an exploration job depends on: changing another algorithm's settings, or another
+    objective of your own (explore.objectives.custom), reruns nothing."""
+    sections = EXPLORE_COMMON_SECTIONS + (f"explore.{algorithm}",)
+    if objective is None or objective in OBJECTIVES:
+        return sections
+    if not OBJECTIVE_NAME.fullmatch(objective):
+        raise ConfigError(f"objective {objective!r}: expected one of {', '.join(OBJECTIVES)} or a name under "
+                          f"{CUSTOM_KEY} (a letter, then letters, digits or _)")
+    return sections + (f"{CUSTOM_KEY}.{objective}",)
+
+
+def custom_objectives(config: Mapping) -> dict:
+    """The objectives of your own, {name: {function, maximize, pressure, ...}} (explore.objectives.custom)."""
+    return dict(((config.get("explore") or {}).get("objectives") or {}).get("custom") or {})
+
+
+def objective_names(config: Mapping) -> tuple[str, ...]:
+    """The built-in objectives, then those of your own in the config's order."""
+    return OBJECTIVES + tuple(custom_objectives(config))
 
 
 def explore_pairs(config: Mapping) -> list[tuple[str, str]]:
-    """The (algorithm, objective) pairs to run: the configured ones, or all 15 with full_matrix."""
+    """The (algorithm, objective) pairs to run: the configured ones, or with full_matrix every
+    algorithm with every objective, the 5 built-in ones and your own (15 pairs without them)."""
     ex = config["explore"]
     if ex["full_matrix"]:
-        return [(a, o) for a in ALGORITHMS for o in OBJECTIVES]
+        return [(a, o) for a in ALGORITHMS for o in objective_names(config)]
     return [(a, o) for a in ALGORITHMS for o in ex["pairs"].get(a, [])]
+
+
+def objective_module_file(function: str) -> Path | None:
+    """The file of the module of a custom objective's ``module:attribute`` (found, not run, by
+    importlib.util.find_spec; a package's parents are imported), or None if it has none."""
+    spec = importlib.util.find_spec(function.partition(":")[0])
+    origin = spec.origin if spec is not None else None
+    return Path(origin) if origin and Path(origin).is_file() else None
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def explore_job_json(config: Mapping, algorithm: str, objective: str) -> str:
+    """The config of one search job as compact JSON (a rule's parameter, see :func:`section_json`):
+    its sections, and for an objective of your own its entry of explore.objectives.custom with
+    the SHA-256 of its module's source (``source_sha256``), so that editing the module, or naming
+    another function, reruns the searches of that objective and no other."""
+    job = subset(config, explore_sections(algorithm, objective))
+    if objective not in OBJECTIVES:
+        spec = dict(job["explore"]["objectives"]["custom"][objective])
+        path = objective_module_file(spec["function"])
+        if path is not None:
+            spec["source_sha256"] = file_sha256(path)
+        job["explore"]["objectives"]["custom"] = {objective: spec}
+    return json.dumps(job, separators=(",", ":"), sort_keys=True)

@@ -14,9 +14,13 @@ from latentspin.core.io import write_csv
 
 
 def metrics_table(summaries: list[Mapping]) -> pd.DataFrame:
-    """One row per explored pair (results/explore/metrics.csv), in the paper's order."""
-    rows = sorted(summaries, key=lambda s: (ALGORITHMS.index(s["algorithm"]), OBJECTIVES.index(s["objective"])))
-    return pd.DataFrame(rows)
+    """One row per explored pair (results/explore/metrics.csv), in the paper's order; objectives of
+    your own follow the built-in ones of their algorithm, by name."""
+    def order(s):
+        o = s["objective"]
+        return ALGORITHMS.index(s["algorithm"]), OBJECTIVES.index(o) if o in OBJECTIVES else len(OBJECTIVES), o
+
+    return pd.DataFrame(sorted(summaries, key=order))
 
 
 def write_metrics(summaries: list[str | Path], out: str | Path) -> pd.DataFrame:

@@ -43,7 +43,7 @@ import xarray as xr
 from tqdm import tqdm
 
 from latentspin.core.checkpoints import CHECKPOINT_FORMAT, CHECKPOINT_SECONDS, load_checkpoint, stop_on_signals
-from latentspin.core.config import ALGORITHMS, explore_sections, subset
+from latentspin.core.config import ALGORITHMS, GRADIENT_ALGORITHMS, explore_sections, subset
 from latentspin.core.devices import resolve_device, set_torch_threads
 from latentspin.core.io import save_torch, write_json
 from latentspin.core.seeds import derive_seed
@@ -118,8 +118,9 @@ def _run_single_code(c: _Context):
 def _run_genetic(c: _Context):
     s = c.settings
     pop0 = torch.randn(s["population"], c.latent_dim, generator=c.generator, device=c.device)
+    pressure = c.objective.pressure if c.objective.pressure is not None else s["pressure"][c.objective.name]
     out = algorithms.genetic(c.decoder, c.objective, pop0, generations=s["generations"],
-                          pressure=s["pressure"][c.objective.name], mutation_rate=s["mutation_rate"],
+                          pressure=pressure, mutation_rate=s["mutation_rate"],
                           generator=c.generator, elitism=s["elitism"], snapshots=s["snapshots"], progress=c.progress,
                           checkpoint=c.checkpoint)
     data_vars = {
@@ -236,10 +237,11 @@ def relax_states(x: torch.Tensor, ham: Hamiltonian, sweeps: int, device: torch.d
 
 def search_fingerprint(config: Mapping, algorithm: str, objective_name: str, model: VAE,
                        device: torch.device) -> dict:
-    """What defines a search, for its checkpoint: the settings it depends on, the pair, the model's
-    weights (a digest) and the device type (a search resumed elsewhere would not end bitwise where
-    it would have)."""
-    settings = json.loads(json.dumps(subset(config, explore_sections(algorithm)), sort_keys=True))
+    """What defines a search, for its checkpoint: the settings it depends on (for an objective of
+    your own, its entry with its function and, from the workflow, its module's digest), the pair,
+    the model's weights (a digest) and the device type (a search resumed elsewhere would not end
+    bitwise where it would have)."""
+    settings = json.loads(json.dumps(subset(config, explore_sections(algorithm, objective_name)), sort_keys=True))
     return {"config": settings, "algorithm": algorithm, "objective": objective_name,
             "model": weights_digest(model.state_dict()), "device": torch.device(device).type}
 
@@ -267,7 +269,7 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
     ex = config["explore"]
     ham = Hamiltonian.from_config(config["hamiltonian"])
     L = config["lattice"]["L"]
-    obj = objectives.build(objective_name, L, ham, ex["objectives"])
+    obj = objectives.build(objective_name, L, ham, ex["objectives"], gradient=algorithm in GRADIENT_ALGORITHMS)
     model = model.to(device).eval()
     for p in model.parameters():
         p.requires_grad_(False)  # gradients flow to the codes only
@@ -314,9 +316,12 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
              "prior_amplitude": prior_amplitude(model.decoder, model.cfg.latent_dim, config["seed"], device)}
     if algorithm == "stochastic":
         attrs |= {"converged": int(out["converged"]), "iterations": int(out["iterations"])}
+    summary_attrs = dict(attrs)
+    attrs |= {f"objective_{k}": v for k, v in obj.source.items()}  # yours: its function and module, in the store
     ds = xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
-    summary = {**{k: v for k, v in attrs.items() if k != "description"}, "decodes_per_s": out["decodes"] / seconds}
+    summary = {**{k: v for k, v in summary_attrs.items() if k != "description"},
+               "decodes_per_s": out["decodes"] / seconds}
     for name, m in metrics.items():
         summary[f"{name}_objective"] = float(m["objective"].mean())
         for k in ("energy", "W", "Mz", "max_local_energy", "amplitude", "latent_radius"):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latentspin.core.config import ALGORITHMS, OBJECTIVES
+from latentspin.core.config import ALGORITHMS, OBJECTIVE_NAME, OBJECTIVES
 from latentspin.core.errors import ConfigError
 from latentspin.core.stores import StoreArrays, check_split, load_arrays, open_dataset, read_values
 
@@ -16,12 +16,13 @@ Pair = tuple[str, str]
 
 
 def parse_run(spec: str) -> tuple[Pair, str]:
-    """``ALGORITHM/OBJECTIVE=PATH`` as ((algorithm, objective), path)."""
+    """``ALGORITHM/OBJECTIVE=PATH`` as ((algorithm, objective), path); OBJECTIVE is a built-in
+    objective or the name of one of yours (explore.objectives.custom)."""
     pair, sep, path = spec.partition("=")
     algorithm, slash, objective = pair.partition("/")
-    if not (sep and slash) or algorithm not in ALGORITHMS or objective not in OBJECTIVES:
+    if not (sep and slash) or algorithm not in ALGORITHMS or not OBJECTIVE_NAME.fullmatch(objective):
         raise ConfigError(f"--run {spec!r}: expected ALGORITHM/OBJECTIVE=PATH with an algorithm of "
-                          f"{ALGORITHMS} and an objective of {OBJECTIVES}")
+                          f"{ALGORITHMS} and an objective of {OBJECTIVES} or a name of yours")
     return (algorithm, objective), path
 
 

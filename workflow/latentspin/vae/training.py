@@ -283,11 +283,15 @@ def train_beta(config: Mapping, beta: float, train_path, valid_path, out_dir, *,
     dev = resolve_device(device)
     cfg, tcfg = vae_config(config), train_config(config, beta)
     train_x, train_attrs = load_spins(train_path, dev, L=cfg.L)  # each split checked against the config's L
-    valid_x, _ = load_spins(valid_path, dev, L=cfg.L)
+    valid_x, valid_attrs = load_spins(valid_path, dev, L=cfg.L)
     torch.manual_seed(tcfg.seed)  # weight initialization
     model = VAE(cfg).to(dev)
     fingerprint = {"vae": cfg.as_dict(), "train": asdict(tcfg), "n_train": len(train_x), "n_valid": len(valid_x),
                    "data": {k: train_attrs.get(k) for k in ("seed", "L", "J", "D", "dmi", "schedule")}}
+    # a split imported from OVF files (docs/ovf.md) is named by its files' digest, not by a seed and schedule
+    for split, attrs in (("train", train_attrs), ("valid", valid_attrs)):
+        if "source_sha256" in attrs:
+            fingerprint[f"{split}_source_sha256"] = attrs["source_sha256"]
     checkpoint = out_dir / "checkpoint.pt"
     history = fit(model, train_x, valid_x, tcfg, checkpoint, fingerprint, progress=progress,
                   checkpoint_seconds=checkpoint_seconds)
