@@ -264,7 +264,7 @@ def test_objective_names_pairs_and_the_jobs_config(example, paper_config, tmp_pa
     module_file = cfg.objective_module_file(example["function"])
     assert module_file.name == "objectives.py" and module_file.parent.name == "examples"
     assert job["explore"]["objectives"]["custom"] == {"sz2": {**example, "source_sha256": cfg.file_sha256(module_file)}}
-    assert set(job["explore"]) == {"objectives", "genetic", "nodal_threshold", "relax_sweeps"}
+    assert set(job["explore"]) == {"objectives", "genetic", "nodal_threshold", "relax_sweeps", "stability"}
     assert "source_sha256" not in config["explore"]["objectives"]["custom"]["sz2"]
     cfg.validate(job, cfg.explore_sections("genetic", "sz2"))  # what the explore command checks
     with pytest.raises(ConfigError, match="expected one of energy, W, Mz, C, C_BC or a name under"):

@@ -552,3 +552,24 @@ def test_the_latent_radius_of_every_decoded_state_is_recorded(root, trained_smok
     np.testing.assert_allclose(ds["initial_latent_radius"].values, np.linalg.norm(ds["z"].values, axis=1) / n**0.5,
                                rtol=1e-6)
     assert abs(summary["initial_latent_radius"] - 1) < 0.1  # 64 prior codes of N = 16: std 0.18 / 8
+
+
+def test_every_final_state_is_kicked_and_judged(root, trained_smoke_model):
+    """The stability check in a run: the kicked states are the kernel's kick of the final states with
+    the pair's own random streams, measured like the others, and judged against the relaxed ones."""
+    config = smoke_config(root)
+    ds, summary = search.run_pair(config, "single_code", "energy", trained_smoke_model, device=torch.device("cpu"),
+                                  progress=False)
+    stability = config["explore"]["stability"]
+    keys = sample_keys(config["seed"], "stability/single_code/energy", range(ds.sizes["state"]))
+    kicked = search.kick_states(torch.from_numpy(ds["final_spins"].values), Hamiltonian.from_config(
+        config["hamiltonian"]), stability, keys)
+    np.testing.assert_array_equal(ds["kicked_spins"].values, kicked.numpy())
+    measured = observables.measure(kicked, Hamiltonian.from_config(config["hamiltonian"]))
+    np.testing.assert_allclose(ds["kicked_energy"].values, measured["energy"].numpy(), rtol=0, atol=1e-12)
+    relaxed = {q: ds[f"relaxed_{q}"].values for q in ("energy", "W", "Mz")}
+    verdict = search.survived_kick(relaxed, {q: ds[f"kicked_{q}"].values for q in ("energy", "W", "Mz")}, stability)
+    np.testing.assert_array_equal(ds["survived_kick"].values, verdict.astype(np.int8))
+    assert summary["survived_kick"] == int(verdict.sum()) and 0 <= summary["survived_kick"] <= summary["states"]
+    assert summary["kicked_energy"] == pytest.approx(float(measured["energy"].mean()))
+    assert ds.attrs["stability_temperature"] == stability["temperature"]

@@ -33,7 +33,9 @@ def pairs(**override):
                                "cost": np.array([-0.01, -0.3]), "final_max_local_energy": np.array([-1.87])},
         ("stochastic", "C_BC"): {"final_nodal_points": np.array([0]), "final_energy": np.array([-2.03]),
                                  "relaxed_energy": np.array([-2.031]), "final_max_local_energy": np.array([-1.9]),
-                                 "final_objective": np.array([0.09])},
+                                 "final_objective": np.array([0.09]), "survived_kick": np.array([1]),
+                                 "kicked_energy": np.array([-2.0312]), "kicked_W": np.array([0.0]),
+                                 "kicked_Mz": np.array([0.1])},
     }
     for key, value in override.items():
         algorithm, objective = key.split("__")
@@ -69,6 +71,21 @@ def test_the_gap_is_relative_to_the_ground_state():
     assert t.loc["5c-gap", "value"] == pytest.approx((-2.0443 - GS) / abs(GS))
 
 
+def test_5d_says_which_check_it_used():
+    """With the stability check the verdict names the kick and its outcome; a run made before it
+    existed is judged by the relaxation alone, and the row says so."""
+    t = table(stability={"temperature": 0.05, "sweeps": 1000, "quench_sweeps": 200})
+    assert "survived a thermal kick (T = 0.05, 1000 sweeps, then 200 at T = 0)" in t.loc["5d-C_BC-stable", "measured"]
+    assert "survives the stability check" in t.loc["5d-C_BC-stable", "criterion"]
+    old = pairs()
+    old[("stochastic", "C_BC")] = {k: v for k, v in old[("stochastic", "C_BC")].items()
+                                   if not k.startswith(("kicked", "survived"))}
+    t = table(pairs=old)
+    assert t.loc["5d-C_BC-stable", "held"] == "yes"
+    assert "relaxation only" in t.loc["5d-C_BC-stable", "measured"]
+    assert "cannot tell a saddle from a minimum" in t.loc["5d-C_BC-stable", "criterion"]
+
+
 def test_in_a_field_the_gap_claims_say_there_is_no_reference():
     """With B ≠ 0 the spiral is not the ground state (no ground state is given): the gap claims
     measure no gap, say why, and still compare the searched ε with the annealed data's."""
@@ -96,6 +113,7 @@ def test_in_a_field_the_gap_claims_say_there_is_no_reference():
     ({"stochastic__Mz": {"final_W": np.array([0.0]), "final_max_local_energy": np.array([-1.89])}}, "5b-peak"),
     ({"stochastic__Mz": {"final_W": np.array([0.0]), "final_Mz": np.array([0.99])}}, "5f-relation"),
     ({"stochastic__C_BC": {"final_nodal_points": np.array([3])}}, "5d-C_BC-stable"),
+    ({"stochastic__C_BC": {"survived_kick": np.array([0])}}, "5d-C_BC-stable"),  # a saddle: decays under the kick
 ])
 def test_each_criterion_fails_when_the_result_contradicts_the_paper(override, claim):
     t = table(pairs=pairs(**override))

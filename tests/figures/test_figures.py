@@ -120,6 +120,19 @@ def test_relaxation_figure_and_both_formats(tmp_path):
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "r.pdf").read_bytes()[:4] == b"%PDF"
 
 
+def test_the_relaxation_figure_draws_the_kick_and_its_verdict():
+    """With the stability check's columns: the kicked state in every panel and, under each pair,
+    whether its states survived the kick (all, none, or how many)."""
+    metrics = pd.DataFrame({"algorithm": ["single_code", "genetic", "stochastic"], "objective": ["energy", "W", "Mz"],
+                            **{f"{w}_{q}": [1.0, 2.0, 3.0] for w in ("final", "relaxed", "kicked")
+                               for q in ("energy", "W", "Mz")},
+                            "survived_kick": [37, 1, 0], "states": [100, 1, 1]})
+    fig = relaxation.relaxation_figure(metrics)
+    assert [len(ax.collections) for ax in fig.axes] == [4, 4, 4]  # the range, then final, relaxed and kicked
+    labels = [t.get_text().split("\n")[-1] for t in fig.axes[-1].get_xticklabels()]
+    assert labels == ["37 of 100 survived", "survived", "decayed"]
+
+
 def test_paths_have_a_row_per_global_search_and_mark_the_gamma_drops():
     steps = np.arange(10)
     probes = {"probe_step": steps, **{f"probe_{q}": np.zeros(10) for q in ("energy", "W", "Mz")}, "maximize": 1}

@@ -230,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--samples", default=None, metavar="LIST",
                    help="a split's samples to write, e.g. 0-9,15 (default: all)")
     q.add_argument("--states", nargs="+", default=None,
-                   choices=["initial", "final", "relaxed", "level", "snapshot"],
+                   choices=["initial", "final", "relaxed", "kicked", "level", "snapshot"],
                    help="a trajectory's kinds of states to write (default: every kind it holds)")
     q.add_argument("--step", type=float, default=1.0,
                    help="the lattice constant written as the mesh's step size, in metres (default: 1)")

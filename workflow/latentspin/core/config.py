@@ -42,10 +42,11 @@ DIAGNOSE_SECTIONS = ("seed", "lattice", "hamiltonian", "vae.diagnostics", "explo
 # (the built-in objectives' settings only: a search of your own objective adds its own entry of
 # explore.objectives.custom, see explore_sections, and the figures read none)
 EXPLORE_COMMON_SECTIONS = ("seed", "lattice", "hamiltonian", "vae.training", "explore.objectives.C",
-                           "explore.objectives.C_BC", "explore.nodal_threshold", "explore.relax_sweeps")
+                           "explore.objectives.C_BC", "explore.nodal_threshold", "explore.relax_sweeps",
+                           "explore.stability")
 FIGURE_SECTIONS = ("lattice", "hamiltonian", "explore.objectives.C", "explore.objectives.C_BC",
                    "explore.nodal_threshold", "figures")
-CLAIMS_SECTIONS = ("lattice", "hamiltonian", "vae.beta", "figures", "claims")
+CLAIMS_SECTIONS = ("lattice", "hamiltonian", "vae.beta", "explore.stability", "figures", "claims")
 
 
 @cache

@@ -414,7 +414,7 @@ def combined_digest(names: Sequence[str], digests: Sequence[str]) -> str:
 # --- stores out as files -------------------------------------------------------------------------
 
 # the states a trajectory store holds (explore.search), by the name --states takes
-TRAJECTORY_STATES = ("initial", "final", "relaxed", "level", "snapshot")
+TRAJECTORY_STATES = ("initial", "final", "relaxed", "kicked", "level", "snapshot")
 
 
 def parse_indices(spec: str) -> list[int]:
@@ -481,7 +481,7 @@ def _trajectory_states(ds, path: Path, kinds: Sequence[str]):
         return _describe(values, ("objective", "energy", "W", "Mz"))
 
     for kind in kinds:
-        if kind in ("initial", "final", "relaxed"):
+        if kind in ("initial", "final", "relaxed", "kicked"):
             spins = read_values(ds, f"{kind}_spins", path)
             for i in range(len(spins)):
                 yield (f"{kind}_{i:03d}.ovf", f"{label} {kind} state {i}", spins[i],

@@ -7,7 +7,13 @@ Dataset with the trajectories, the codes and the initial and final states) and
 
 The relaxation check: every final state is relaxed by zero-temperature heat-bath sweeps of the
 real Hamiltonian (the annealing kernel at T = 0); if ε, W and Mz barely move, the optimized state
-is a metastable state of the physics, not an artefact of the decoder.
+is a stationary state of the physics, not an artefact of the decoder.
+
+The stability check: a stationary state may be a saddle, which zero-temperature sweeps never leave
+(the polarized state at zero field: every local field is parallel to its spin). Every final state
+is also kicked, heat-bath sweeps at a small temperature and then a quench (``explore.stability``),
+and survives if the kick keeps its W and its Mz (within a tolerance) and lowers its ε by less than a
+tolerance, all against the relaxed state: a local minimum does, a saddle decays.
 
 Checkpoints: given a checkpoint file, a search saves its state there every CHECKPOINT_SECONDS, and
 a rerun of the same search (same settings, model and device type: its fingerprint) goes on from
@@ -46,7 +52,7 @@ from latentspin.core.checkpoints import CHECKPOINT_FORMAT, CHECKPOINT_SECONDS, l
 from latentspin.core.config import ALGORITHMS, GRADIENT_ALGORITHMS, explore_sections, subset
 from latentspin.core.devices import resolve_device, set_torch_threads
 from latentspin.core.io import save_torch, write_json
-from latentspin.core.seeds import derive_seed
+from latentspin.core.seeds import derive_seed, sample_keys
 from latentspin.core.stores import write_zarr
 from latentspin.explore import algorithms, objectives
 from latentspin.physics import observables
@@ -235,6 +241,37 @@ def relax_states(x: torch.Tensor, ham: Hamiltonian, sweeps: int, device: torch.d
     return torch.from_numpy(relax(x.numpy(), ham, sweeps, threads=threads))
 
 
+def kick_states(x: torch.Tensor, ham: Hamiltonian, stability: Mapping, keys: np.ndarray,
+                device: torch.device | str = "cpu", threads: int | None = None) -> torch.Tensor:
+    """The stability check's thermal kick of states x (n, 3, L, L): ``stability["sweeps"]``
+    heat-bath sweeps at ``stability["temperature"]``, then ``stability["quench_sweeps"]``
+    zero-temperature sweeps, state i with the random stream of keys[i]. The numba kernel on the
+    CPU, its torch twin on a GPU (the same random numbers; float rounding apart). Returns float32
+    states on the CPU."""
+    T, sweeps, quench_sweeps = stability["temperature"], stability["sweeps"], stability["quench_sweeps"]
+    if torch.device(device).type == "cuda":
+        from latentspin.anneal import heatbath_torch
+
+        s = x.to(device, torch.float64)
+        for t in range(1, sweeps + 1):
+            s = heatbath_torch.sweep_batch(s, keys, 1.0 / T, t, ham)
+        return heatbath_torch.quench(s, quench_sweeps, ham).float().cpu()
+    from latentspin.anneal.driver import kick
+
+    return torch.from_numpy(kick(x.numpy(), ham, T, sweeps, quench_sweeps, keys, threads=threads))
+
+
+def survived_kick(relaxed: Mapping[str, np.ndarray], kicked: Mapping[str, np.ndarray],
+                  stability: Mapping) -> np.ndarray:
+    """Per state (bool): whether it survived the kick, i.e. the kick kept its W, moved its Mz by
+    at most ``mz_tolerance`` and lowered its ε by less than ``energy_tolerance``, against the
+    relaxed state (a saddle decays: the polarized state at zero field loses its Mz and about 0.04 J
+    of ε per spin to a spiral; a skyrmion that unwinds changes W)."""
+    r, k = ({q: np.asarray(m[q], dtype=np.float64) for q in ("energy", "W", "Mz")} for m in (relaxed, kicked))
+    return ((r["energy"] - k["energy"] < stability["energy_tolerance"])
+            & (np.abs(k["Mz"] - r["Mz"]) <= stability["mz_tolerance"]) & (np.round(k["W"]) == np.round(r["W"])))
+
+
 def search_fingerprint(config: Mapping, algorithm: str, objective_name: str, model: VAE,
                        device: torch.device) -> dict:
     """What defines a search, for its checkpoint: the settings it depends on (for an objective of
@@ -298,21 +335,27 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
     x_initial, amplitude_initial = _decode(model.decoder, initial_codes, device)
     x_final, amplitude_final = _decode(model.decoder, final_codes, device)
     x_relaxed = relax_states(x_final, ham, ex["relax_sweeps"], device, threads)
+    kick_keys = sample_keys(config["seed"], f"stability/{algorithm}/{objective_name}", range(len(x_final)))
+    x_kicked = kick_states(x_final, ham, ex["stability"], kick_keys, device, threads)
     metrics = {}
     for name, x, codes, amplitude in (("initial", x_initial, initial_codes, amplitude_initial),
                                       ("final", x_final, final_codes, amplitude_final),
-                                      ("relaxed", x_relaxed, None, None)):  # a relaxed state is not decoded
+                                      ("relaxed", x_relaxed, None, None),  # relaxed and kicked states are not decoded
+                                      ("kicked", x_kicked, None, None)):
         metrics[name] = state_metrics(x, ham, obj, ex["nodal_threshold"])
         if codes is not None:
             metrics[name] |= {"amplitude": amplitude, "latent_radius": latent_radius(codes).cpu().numpy()}
         data_vars[f"{name}_spins"] = (("state", "component", "y", "x"), x.numpy())
         for k, v in metrics[name].items():
             data_vars[f"{name}_{k}"] = ("state", v)
+    survived = survived_kick(metrics["relaxed"], metrics["kicked"], ex["stability"])
+    data_vars["survived_kick"] = ("state", survived.astype(np.int8))
     for k, v in obj.arrays.items():  # e.g. S_BC: the figures draw the map the run used
         data_vars[k] = (("component", "y", "x"), v.numpy())
     attrs = {"algorithm": algorithm, "objective": objective_name, "maximize": int(obj.maximize),
              "description": obj.description, "seed": seed, "beta": float(model.extra.get("beta", float("nan"))),
              "L": L, "decodes": int(out["decodes"]), "seconds": seconds, "device": str(device),
+             **{f"stability_{k}": v for k, v in ex["stability"].items()},
              "prior_amplitude": prior_amplitude(model.decoder, model.cfg.latent_dim, config["seed"], device)}
     if algorithm == "stochastic":
         attrs |= {"converged": int(out["converged"]), "iterations": int(out["iterations"])}
@@ -330,6 +373,7 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
         summary[f"{name}_nodal_points"] = int(m["nodal_points"].sum())
     summary["states"] = int(len(x_final))
     summary["relax_max_spin_change"] = float((x_relaxed - x_final).norm(dim=1).max())
+    summary["survived_kick"] = int(survived.sum())  # of summary["states"]
     return ds, summary
 
 

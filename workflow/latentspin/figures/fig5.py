@@ -19,7 +19,8 @@ def figure_5(states: Mapping[str, Mapping], s_bc: np.ndarray | None, ring: tuple
     Mz of X_IN with the optimized state of (b), and the least-squares line of the data.
     `states` maps an objective to the state's ``spins`` (3, L, L) and its measured ``energy``,
     ``W``, ``Mz`` and ``max_local_energy``; `ring` is (radius, width) in sites; `optimized` has
-    keys W, Mz (and relaxed_W, relaxed_Mz)."""
+    keys W, Mz (and relaxed_W, relaxed_Mz, and kicked_W, kicked_Mz where the run has the stability
+    check)."""
     fig, axes = plt.subplots(1, 6, figsize=(16.5, 3.6), layout="constrained",
                              gridspec_kw={"width_ratios": [1, 1, 1, 1, 0.4, 1.35]})
     colour_wheel(axes[4])
@@ -57,6 +58,9 @@ def figure_5(states: Mapping[str, Mapping], s_bc: np.ndarray | None, ring: tuple
         if "relaxed_W" in optimized:
             ax.scatter([optimized["relaxed_Mz"]], [optimized["relaxed_W"]], marker="x", s=60, color="black",
                        label="(b) relaxed", zorder=3)
+        if "kicked_W" in optimized:
+            ax.scatter([optimized["kicked_Mz"]], [optimized["kicked_W"]], marker="^", s=60, facecolors="none",
+                       edgecolors="C2", label="(b) kicked", zorder=3)
     ax.set(xlabel="$M_z$", ylabel="W")
     ax.legend()
     panel_label(ax, "f")
@@ -84,6 +88,8 @@ def draw(config, *, runs, train=None, **_):
     mz_run = runs.get(("stochastic", "Mz"))
     optimized = None if mz_run is None else {
         "W": float(mz_run["final_W"][0]), "Mz": float(mz_run["final_Mz"][0]),
-        "relaxed_W": float(mz_run["relaxed_W"][0]), "relaxed_Mz": float(mz_run["relaxed_Mz"][0])}
+        "relaxed_W": float(mz_run["relaxed_W"][0]), "relaxed_Mz": float(mz_run["relaxed_Mz"][0]),
+        **({"kicked_W": float(mz_run["kicked_W"][0]), "kicked_Mz": float(mz_run["kicked_Mz"][0])}
+           if "kicked_W" in mz_run else {})}
     data = x_in(train, config["figures"]["x_in_w_mz"])
     return figure_5(states, s_bc, (b["radius"] * L, b["width"]), data["W"], data["Mz"], optimized)
