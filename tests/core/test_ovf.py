@@ -83,6 +83,14 @@ def test_header_describes_the_lattice(tmp_path):
     assert header["Title"] == "a title" and text.count("# Desc: ") == 2
 
 
+def test_a_header_in_other_characters_than_ascii_is_written_in_ascii(tmp_path):
+    """The readers of the format expect ASCII headers: a title such as ⟨S_z²⟩ is kept, escaped."""
+    path = ovf.write_ovf(tmp_path / "s.ovf", asymmetric_state(), title="max ⟨S_z²⟩", desc=["ε = -2.04"])
+    head = path.read_bytes().split(b"# Begin: Data")[0]
+    assert head.isascii() and b"# Title: max \\u27e8S_z\\xb2\\u27e9" in head and b"# Desc: \\u03b5 = -2.04" in head
+    np.testing.assert_array_equal(ovf.read_ovf(path)[0], asymmetric_state())
+
+
 def test_a_file_of_several_segments_reads_as_several_states(tmp_path):
     a, b = asymmetric_state(), asymmetric_state()[:, ::-1, :].copy()
     blocks = [ovf.format_ovf(s, fmt).decode("latin-1") for s, fmt in ((a, "binary8"), (b, "text"))]
