@@ -25,12 +25,14 @@ wildcard_constraints:
     beta=r"[0-9.e+-]+",
     algorithm="|".join(ALGORITHMS),
     objective="|".join(OBJECTIVE_NAMES),
+    round=r"[1-9]\d*",
 
 
 include: "rules/anneal.smk"
 include: "rules/vae.smk"
 include: "rules/explore.smk"
 include: "rules/figures.smk"
+include: "rules/retrain.smk"
 
 
 # Jobs of seconds (figures, tables) run where Snakemake runs, not through a cluster's queue,
@@ -50,6 +52,7 @@ localrules:
     figure_paths,
     figure_levels,
     figure_relaxation,
+    retrain_metrics,
 
 
 # every figure: the data, the VAE diagnostics, the paper's and those beyond it
@@ -70,3 +73,5 @@ rule all:
         "results/explore/metrics.csv",
         expand("results/figures/{name}.{ext}", name=ALL_FIGURES, ext=("png", "pdf")),
         "results/claims.csv",
+        # beyond the paper, with explore.retrain.rounds > 0
+        ["results/retrain/metrics.csv"] if RETRAIN_ROUNDS else [],

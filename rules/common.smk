@@ -34,6 +34,7 @@ from latentspin.core.config import (  # noqa: E402
     check_consistency,
     custom_objectives,
     explore_job_json,
+    retrain_job_json,
     explore_pairs,
     objective_module_file,
     objective_names,
@@ -147,3 +148,37 @@ def gpus(stage):
     that stage's device to cuda. "auto" asks for none: a cluster cannot know in advance what a
     node has, so a user who wants GPU nodes says cuda (docs/running.md, "Clusters")."""
     return 1 if config[stage]["device"] == "cuda" else 0
+
+
+# explore.retrain (rules/retrain.smk): rounds of search, relax, retrain, search again
+RETRAIN_ROUNDS = config["explore"]["retrain"]["rounds"]
+CHOSEN_MODEL = f"results/vae/beta{CHOSEN_BETA}/model.pt"
+
+
+def round_dir(objective, r):
+    return f"results/retrain/{objective}/round{r}"
+
+
+def round_model(objective, r):
+    """The decoder a round's searches of `objective` use: round 0, the chosen beta's."""
+    return CHOSEN_MODEL if int(r) == 0 else f"{round_dir(objective, r)}/model.pt"
+
+
+def round_trajectory(algorithm, objective, r):
+    return trajectory(algorithm, objective) if int(r) == 0 else f"{round_dir(objective, r)}/{algorithm}/trajectory.zarr"
+
+
+def round_summary(algorithm, objective, r):
+    if int(r) == 0:
+        return f"results/explore/{algorithm}/{objective}/summary.json"
+    return f"{round_dir(objective, r)}/{algorithm}/summary.json"
+
+
+def searches_of(objective):
+    """The algorithms that search for `objective` (explore.pairs): their states feed its decoder."""
+    return [a for a, o in PAIRS if o == objective]
+
+
+def previous_runs(wildcards):
+    r = int(wildcards.round) - 1
+    return {a: round_trajectory(a, wildcards.objective, r) for a in searches_of(wildcards.objective)}

@@ -20,10 +20,10 @@ rule explore:
     params:
         config=lambda wc: explore_job_json(config, wc.algorithm, wc.objective),
         device=config["explore"]["device"],
+        out_dir=lambda wc, output: os.path.dirname(output.summary),
     shell:
         "python -m latentspin explore --config {params.config:q} --algorithm {wildcards.algorithm}"
-        " --objective {wildcards.objective} --model {input.model}"
-        " --out-dir results/explore/{wildcards.algorithm}/{wildcards.objective}"
+        " --objective {wildcards.objective} --model {input.model} --out-dir {params.out_dir}"
         " --device {params.device} --threads {threads} 2> {log}"
 
 

@@ -44,15 +44,24 @@ def test_the_resample_follows_the_weights():
 
 
 def test_a_decoder_that_misses_the_optimum_reaches_it_after_retraining(tmp_path):
-    """Toy problem with a known answer. The data: uniform states tilted 70-110° from +z (Mz within
-    ±0.34). In a field B along +z the optimum of Mz is 1, the polarized state, which the decoder
-    never saw: a search for Mz on it stops well short. Relaxed by the real Hamiltonian in the field,
+    """Toy problem with a known answer. The data: uniform states lying in the plane (Mz = 0), in
+    every direction. In a field B along +z the optimum of Mz is 1, the polarized state, which the
+    decoder never saw: a search for Mz on it stops short (its best about 0.5 here). Relaxed by the real Hamiltonian in the field,
     the found states turn to +z (each spin follows 4J S + B ẑ: a uniform state stays uniform and
     turns towards the field). Fine-tuned on the data and those relaxed states, weighted by rank of
     Mz, the decoder renders the polarized state, and the same search reaches Mz = 1."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread: the same sums, so the same decoder, whatever ran before
+    try:
+        _toy(tmp_path)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _toy(tmp_path):
     L, n = 32, 128
     g = torch.Generator().manual_seed(0)
-    theta = torch.deg2rad(70 + 40 * torch.rand(n, generator=g, dtype=torch.float64))
+    theta = torch.full((n,), math.pi / 2, dtype=torch.float64)
     phi = 2 * math.pi * torch.rand(n, generator=g, dtype=torch.float64)
     d = torch.stack([theta.sin() * phi.cos(), theta.sin() * phi.sin(), theta.cos()], 1)
     x = d[:, :, None, None].expand(n, 3, L, L).float().contiguous()
@@ -76,13 +85,15 @@ def test_a_decoder_that_misses_the_optimum_reaches_it_after_retraining(tmp_path)
             return m.decoder(out["z_star"])
 
     found = best_found(model)
-    assert float(train[:, 2].mean((1, 2)).max()) < 0.35
-    assert float(found[:, 2].mean((1, 2)).max()) < 0.9  # the decoder's range ends short of the optimum
+    assert float(train[:, 2].abs().max()) < 1e-7
+    short = 1 - float(found[:, 2].mean((1, 2)).max())
+    assert short > 0.02  # the decoder's range ends short of the optimum
     relaxed = relax_states(found, ham, 200)
     assert (relaxed[:, 2] > 0.999).all()  # the physics carries the found states to it
     pool = torch.cat([train, relaxed])
     tuned, history = retrain.fine_tune(model, pool, pool[:, 2].mean((1, 2)), True, valid, k=0.01, epochs=10, lr=3e-3,
                                        batch_size=16, seed=0, checkpoint=tmp_path / "retrain.pt")
-    assert float(best_found(tuned)[:, 2].mean((1, 2)).max()) > 0.999
+    after = 1 - float(best_found(tuned)[:, 2].mean((1, 2)).max())
+    assert after < 1e-4 and after < short / 100  # measured: 0.50 short before, 1.1e-5 after (one thread)
     assert list(history["epoch"]) == list(range(1, 11)) and np.isfinite(history["valid_rc"]).all()
     assert tuned.extra == model.extra and next(model.parameters()) is not next(tuned.parameters())

@@ -50,3 +50,19 @@ def test_survival_is_judged_against_the_relaxed_state(change, survives):
     relaxed = {"energy": np.array([-2.03]), "W": np.array([-3.0]), "Mz": np.array([0.4])}
     kicked = {k: v + change.get(k, 0.0) for k, v in relaxed.items()}
     assert search.survived_kick(relaxed, kicked, STABILITY)[0] == survives
+
+
+def test_the_small_kick_runs_the_torch_twin_with_the_numba_kernels_numbers():
+    """A small kick runs on the kernel's torch twin (numba's start-up would cost more): the same
+    random streams and draws, so a few sweeps agree with the numba kernel's to float rounding."""
+    from latentspin.anneal.driver import kick
+
+    s = torch.randn(3, 3, 16, 16, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    s = (s / s.norm(dim=1, keepdim=True)).float()
+    keys = sample_keys(9, "stability-test", range(3))
+    short = dict(STABILITY, sweeps=3, quench_sweeps=2)
+    for ham in (Hamiltonian(), Hamiltonian(0.7, 0.45, "neel", B=0.3)):
+        twin = search.kick_states(s, ham, short, keys)
+        numba = torch.from_numpy(kick(s.numpy(), ham, short["temperature"], 3, 2, keys))
+        assert not torch.allclose(twin, s, atol=1e-2)
+        torch.testing.assert_close(twin, numba, atol=1e-5, rtol=0)

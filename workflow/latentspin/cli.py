@@ -147,6 +147,32 @@ def cmd_explore(args):
                          "rerun to resume it") from None
 
 
+def cmd_retrain(args):
+    from latentspin.explore.objectives import check_custom
+    from latentspin.explore.retrain import retrain_job
+
+    sections = cfg.RETRAIN_SECTIONS + ((f"{cfg.CUSTOM_KEY}.{args.objective}",)
+                                       if args.objective not in cfg.OBJECTIVES else ())
+    config = cfg.load(args.config, sections)
+    check_custom(cfg.subset(config, sections), [("genetic", args.objective)])  # no gradient needed here
+    runs = dict(_assignment(spec, "--run", "ALGORITHM=PATH") for spec in args.run)
+    retrain_job(config, args.objective, args.round, args.model, args.train, args.valid, runs, args.out_dir,
+                device=args.device, threads=args.threads)
+
+
+def _assignment(spec: str, option: str, form: str) -> tuple[str, str]:
+    key, sep, value = spec.partition("=")
+    if not sep or not key or not value:
+        raise SystemExit(f"latentspin: {option} {spec!r}: expected {form}")
+    return key, value
+
+
+def cmd_retrain_metrics(args):
+    from latentspin.explore.metrics import write_round_metrics
+
+    write_round_metrics(args.summaries, args.pools or [], args.out)
+
+
 def cmd_explore_metrics(args):
     from latentspin.explore.metrics import write_metrics
 
@@ -281,6 +307,24 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out-dir", required=True, help="writes trajectory.zarr and summary.json")
     _checkpoint_argument(q, "search")
     device_and_threads(q)
+
+    q = command("retrain", cmd_retrain, "one round's decoder for one objective: the previous one fine-tuned on the "
+                "data and the previous round's found states, weighted by rank (explore.retrain)", config=True)
+    q.add_argument("--objective", required=True)
+    q.add_argument("--round", type=int, required=True, help="the round this decoder is for (1, 2, ...)")
+    q.add_argument("--model", required=True, help="the previous round's decoder (round 1: the chosen beta's)")
+    q.add_argument("--train", required=True, help="the training split")
+    q.add_argument("--valid", required=True, help="the validation split (its L_RC is recorded per epoch)")
+    q.add_argument("--run", action="append", default=[], metavar="ALGORITHM=PATH",
+                   help="a trajectory of the previous round's search of this objective (repeatable)")
+    q.add_argument("--out-dir", required=True, help="writes model.pt, history.csv and pool.json")
+    device_and_threads(q)
+
+    q = command("retrain-metrics", cmd_retrain_metrics,
+                "collect every round's summaries and retraining pools into one table (explore.retrain)")
+    q.add_argument("--out", required=True)
+    q.add_argument("--summaries", nargs="+", required=True)
+    q.add_argument("--pools", nargs="*")
 
     q = command("explore-metrics", cmd_explore_metrics, "collect the summaries of explored pairs into one table")
     q.add_argument("--out", required=True)

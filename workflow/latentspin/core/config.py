@@ -46,6 +46,8 @@ EXPLORE_COMMON_SECTIONS = ("seed", "lattice", "hamiltonian", "vae.training", "ex
                            "explore.stability")
 FIGURE_SECTIONS = ("lattice", "hamiltonian", "explore.objectives.C", "explore.objectives.C_BC",
                    "explore.nodal_threshold", "figures")
+RETRAIN_SECTIONS = ("seed", "lattice", "hamiltonian", "vae.training", "explore.objectives.C",
+                    "explore.objectives.C_BC", "explore.retrain")
 CLAIMS_SECTIONS = ("lattice", "hamiltonian", "vae.beta", "explore.stability", "figures", "claims")
 
 
@@ -284,7 +286,18 @@ def explore_job_json(config: Mapping, algorithm: str, objective: str) -> str:
     its sections, and for an objective of your own its entry of explore.objectives.custom with
     the SHA-256 of its module's source (``source_sha256``), so that editing the module, or naming
     another function, reruns the searches of that objective and no other."""
-    job = subset(config, explore_sections(algorithm, objective))
+    return _objective_job_json(config, explore_sections(algorithm, objective), objective)
+
+
+def retrain_job_json(config: Mapping, objective: str) -> str:
+    """The config of one retraining job (explore.retrain) for `objective`, as
+    :func:`explore_job_json` gives a search's."""
+    sections = RETRAIN_SECTIONS + ((f"{CUSTOM_KEY}.{objective}",) if objective not in OBJECTIVES else ())
+    return _objective_job_json(config, sections, objective)
+
+
+def _objective_job_json(config: Mapping, sections: tuple[str, ...], objective: str) -> str:
+    job = subset(config, sections)
     if objective not in OBJECTIVES:
         spec = dict(job["explore"]["objectives"]["custom"][objective])
         path = objective_module_file(spec["function"])

@@ -28,3 +28,23 @@ def write_metrics(summaries: list[str | Path], out: str | Path) -> pd.DataFrame:
     table = metrics_table([json.loads(Path(p).read_text()) for p in summaries])
     write_csv(table, out)
     return table
+
+
+def write_round_metrics(summaries: list[str | Path], pools: list[str | Path], out: str | Path) -> pd.DataFrame:
+    """results/retrain/metrics.csv: every pair's row in every round of explore.retrain (its
+    ``round`` column, 0 the plain run's), beside what its round's decoder was retrained on (from
+    each pool.json, round 0 left blank): the found states and their share of the weights, and the
+    validation L_RC of the original data before and after the round's fine-tuning."""
+    rows = [json.loads(Path(p).read_text()) for p in summaries]
+    table = metrics_table(rows)
+    # a summary written before rounds existed is of the paper's decoder: round 0
+    table["round"] = (table["round"] if "round" in table else pd.Series(0, index=table.index)).fillna(0).astype(int)
+    table = table.sort_values(["round"], kind="stable").reset_index(drop=True)
+    if pools:
+        keep = ["objective", "round", "found_states", "found_survived_kick", "found_weight", "valid_rc_before",
+                "valid_rc"]
+        pool = pd.DataFrame([json.loads(Path(p).read_text()) for p in pools])[keep]
+        pool = pool.rename(columns={c: f"retrain_{c}" for c in keep[2:]})
+        table = table.merge(pool, on=["objective", "round"], how="left")
+    write_csv(table, out)
+    return table

@@ -26,8 +26,14 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from latentspin.vae.model import VAE
-from latentspin.vae.training import TrainConfig, fit
+from latentspin.core.devices import resolve_device, set_torch_threads
+from latentspin.core.io import write_csv, write_json
+from latentspin.core.seeds import derive_seed
+from latentspin.core.stores import load_spins, open_dataset, read_values
+from latentspin.explore import objectives
+from latentspin.physics.hamiltonian import Hamiltonian
+from latentspin.vae.model import VAE, load_model, save_model
+from latentspin.vae.training import TrainConfig, evaluate, fit
 
 
 def rank_weights(values: Tensor, maximize: bool, k: float) -> Tensor:
@@ -86,3 +92,78 @@ def fine_tune(model: VAE, pool_x: Tensor, pool_values: Tensor, maximize: bool, v
     history = fit(tuned, x, valid_x, tcfg, checkpoint, fingerprint, progress=progress)
     tuned.extra = dict(model.extra)
     return tuned.eval(), history
+
+
+def found_states(run_path: str | Path) -> tuple[Tensor, Tensor]:
+    """What a search adds to the pool: each final state as the physics left it, the relaxed state
+    where it survived the stability check's kick, the kicked one where it did not (a saddle: the
+    kick found the lower state it decays to), so that the pool holds local minima only as far as
+    the checks tell; and whether each survived. A trajectory without the stability check (made
+    before it existed) gives its relaxed states."""
+    ds = open_dataset(run_path)
+    relaxed = torch.from_numpy(read_values(ds, "relaxed_spins", run_path))
+    if "survived_kick" not in ds:
+        return relaxed, torch.ones(len(relaxed), dtype=torch.bool)
+    survived = torch.from_numpy(read_values(ds, "survived_kick", run_path)).bool()
+    kicked = torch.from_numpy(read_values(ds, "kicked_spins", run_path))
+    return torch.where(survived[:, None, None, None], relaxed, kicked), survived
+
+
+def objective_values(objective, x: Tensor, batch_size: int = 256) -> Tensor:
+    """The objective of every state of x, in float64, batch by batch."""
+    with torch.no_grad():
+        return torch.cat([objective.value(x[s:s + batch_size].double()).cpu() for s in range(0, len(x), batch_size)])
+
+
+def retrain_job(config: Mapping, objective_name: str, round_number: int, model_path: str | Path, train: str | Path,
+                valid: str | Path, runs: Mapping[str, str | Path], out_dir: str | Path, *, device: str = "auto",
+                threads: int | None = None, progress: bool = True) -> dict:
+    """One round's decoder for one objective (``explore.retrain``): the previous round's decoder
+    (round 1: the chosen β's) fine-tuned on the training data and what the previous round's searches
+    of this objective found (:func:`found_states`, one trajectory per algorithm in `runs`), weighted
+    by rank of the objective. Writes `out_dir`/model.pt, history.csv (its validation L_RC on the
+    original data per epoch) and pool.json; its checkpoint, `out_dir`/checkpoint.pt, is removed once
+    they are written."""
+
+    set_torch_threads(threads)
+    dev = resolve_device(device)
+    L, settings = config["lattice"]["L"], config["explore"]["retrain"]
+    ham = Hamiltonian.from_config(config["hamiltonian"])
+    objective = objectives.build(objective_name, L, ham, config["explore"]["objectives"])
+    model = load_model(model_path).to(dev)
+    train_x, _ = load_spins(train, L=L)
+    valid_x, _ = load_spins(valid, dev, L=L)
+    found, survived, sources = [], [], []
+    for algorithm, path in sorted(runs.items()):
+        states, kept = found_states(path)
+        found.append(states)
+        survived.append(kept)
+        sources += [algorithm] * len(states)
+    found_x = torch.cat(found).float()
+    pool = torch.cat([train_x, found_x])
+    values = objective_values(objective, pool)
+    weights = rank_weights(values, objective.maximize, settings["k"])
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint = out / "checkpoint.pt"
+    seed = derive_seed(config["seed"], "retrain", objective_name, str(round_number))
+    batch_size = config["vae"]["training"]["batch_size"]
+    valid_rc_before = evaluate(model, valid_x, batch_size)["rc"]
+    tuned, history = fine_tune(model, pool.to(dev), values, objective.maximize, valid_x, k=settings["k"],
+                               epochs=settings["epochs"], lr=settings["lr"],
+                               batch_size=batch_size, seed=seed, checkpoint=checkpoint,
+                               size=len(train_x), progress=progress)
+    n = len(train_x)
+    summary = {"objective": objective_name, "round": round_number, "maximize": int(objective.maximize),
+               "data_states": n, "found_states": len(found_x), "found_survived_kick": int(torch.cat(survived).sum()),
+               "found_by": sources, "found_objective": values[n:].tolist(),
+               "data_objective_best": float(values[:n].max() if objective.maximize else values[:n].min()),
+               "found_weight": float(weights[n:].sum()), "k": settings["k"], "epochs": settings["epochs"],
+               "valid_rc_before": valid_rc_before,
+               "valid_rc": float(history["valid_rc"].iloc[-1]), "seconds": float(history["seconds"].sum())}
+    save_model(tuned.cpu(), out / "model.pt", {**model.extra, "retrain_round": round_number,
+                                               "retrain_objective": objective_name})
+    write_csv(history, out / "history.csv")
+    write_json(summary, out / "pool.json")
+    checkpoint.unlink(missing_ok=True)
+    return summary

@@ -245,11 +245,13 @@ def kick_states(x: torch.Tensor, ham: Hamiltonian, stability: Mapping, keys: np.
                 device: torch.device | str = "cpu", threads: int | None = None) -> torch.Tensor:
     """The stability check's thermal kick of states x (n, 3, L, L): ``stability["sweeps"]``
     heat-bath sweeps at ``stability["temperature"]``, then ``stability["quench_sweeps"]``
-    zero-temperature sweeps, state i with the random stream of keys[i]. The numba kernel on the
-    CPU, its torch twin on a GPU (the same random numbers; float rounding apart). Returns float32
-    states on the CPU."""
+    zero-temperature sweeps, state i with the random stream of keys[i]. The torch twin of the
+    kernel on a GPU or for small work (as :func:`relax_states`: numba's start-up would cost more),
+    the numba kernel otherwise; the two draw the same random numbers, float rounding apart. Returns
+    float32 states on the CPU."""
     T, sweeps, quench_sweeps = stability["temperature"], stability["sweeps"], stability["quench_sweeps"]
-    if torch.device(device).type == "cuda":
+    small = x.shape[0] * x.shape[-1] ** 2 * (sweeps + quench_sweeps) <= TORCH_RELAX_MAX_UPDATES
+    if torch.device(device).type == "cuda" or small:
         from latentspin.anneal import heatbath_torch
 
         s = x.to(device, torch.float64)
@@ -356,6 +358,7 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
              "description": obj.description, "seed": seed, "beta": float(model.extra.get("beta", float("nan"))),
              "L": L, "decodes": int(out["decodes"]), "seconds": seconds, "device": str(device),
              **{f"stability_{k}": v for k, v in ex["stability"].items()},
+             "round": int(model.extra.get("retrain_round", 0)),  # of explore.retrain: 0, the paper's decoder
              "prior_amplitude": prior_amplitude(model.decoder, model.cfg.latent_dim, config["seed"], device)}
     if algorithm == "stochastic":
         attrs |= {"converged": int(out["converged"]), "iterations": int(out["iterations"])}
