@@ -556,7 +556,8 @@ def test_the_latent_radius_of_every_decoded_state_is_recorded(root, trained_smok
 
 def test_every_final_state_is_kicked_and_judged(root, trained_smoke_model):
     """The stability check in a run: the kicked states are the kernel's kick of the final states with
-    the pair's own random streams, measured like the others, and judged against the relaxed ones."""
+    the pair's own random streams, measured like the others, and judged against their control (as many
+    sweeps at T = 0)."""
     config = smoke_config(root)
     ds, summary = search.run_pair(config, "single_code", "energy", trained_smoke_model, device=torch.device("cpu"),
                                   progress=False)
@@ -567,8 +568,13 @@ def test_every_final_state_is_kicked_and_judged(root, trained_smoke_model):
     np.testing.assert_array_equal(ds["kicked_spins"].values, kicked.numpy())
     measured = observables.measure(kicked, Hamiltonian.from_config(config["hamiltonian"]))
     np.testing.assert_allclose(ds["kicked_energy"].values, measured["energy"].numpy(), rtol=0, atol=1e-12)
-    relaxed = {q: ds[f"relaxed_{q}"].values for q in ("energy", "W", "Mz")}
-    verdict = search.survived_kick(relaxed, {q: ds[f"kicked_{q}"].values for q in ("energy", "W", "Mz")}, stability)
+    # the control: the relaxed states relaxed on to as many sweeps as the kick's, all at T = 0
+    control = search.relax_states(torch.from_numpy(ds["relaxed_spins"].values), Hamiltonian.from_config(
+        config["hamiltonian"]), stability["sweeps"] + stability["quench_sweeps"] - config["explore"]["relax_sweeps"])
+    settled = observables.measure(control, Hamiltonian.from_config(config["hamiltonian"]))
+    np.testing.assert_allclose(ds["settled_energy"].values, settled["energy"].numpy(), rtol=0, atol=1e-12)
+    verdict = search.survived_kick({q: ds[f"settled_{q}"].values for q in ("energy", "W", "Mz")},
+                                   {q: ds[f"kicked_{q}"].values for q in ("energy", "W", "Mz")}, stability)
     np.testing.assert_array_equal(ds["survived_kick"].values, verdict.astype(np.int8))
     assert summary["survived_kick"] == int(verdict.sum()) and 0 <= summary["survived_kick"] <= summary["states"]
     assert summary["kicked_energy"] == pytest.approx(float(measured["energy"].mean()))

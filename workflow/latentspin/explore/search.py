@@ -13,7 +13,8 @@ The stability check: a stationary state may be a saddle, which zero-temperature 
 (the polarized state at zero field: every local field is parallel to its spin). Every final state
 is also kicked, heat-bath sweeps at a small temperature and then a quench (``explore.stability``),
 and survives if the kick keeps its W and its Mz (within a tolerance) and lowers its ε by less than a
-tolerance, all against the relaxed state: a local minimum does, a saddle decays.
+tolerance, all against the same state relaxed by as many zero-temperature sweeps (its control,
+``settled_*``): a local minimum does, a saddle decays.
 
 Checkpoints: given a checkpoint file, a search saves its state there every CHECKPOINT_SECONDS, and
 a rerun of the same search (same settings, model and device type: its fingerprint) goes on from
@@ -266,9 +267,9 @@ def kick_states(x: torch.Tensor, ham: Hamiltonian, stability: Mapping, keys: np.
 def survived_kick(relaxed: Mapping[str, np.ndarray], kicked: Mapping[str, np.ndarray],
                   stability: Mapping) -> np.ndarray:
     """Per state (bool): whether it survived the kick, i.e. the kick kept its W, moved its Mz by
-    at most ``mz_tolerance`` and lowered its ε by less than ``energy_tolerance``, against the
-    relaxed state (a saddle decays: the polarized state at zero field loses its Mz and about 0.04 J
-    of ε per spin to a spiral; a skyrmion that unwinds changes W)."""
+    at most ``mz_tolerance`` and lowered its ε by less than ``energy_tolerance``, against the state
+    relaxed at T = 0 by as many sweeps (a saddle decays: the polarized state at zero field loses its
+    Mz and about 0.04 J of ε per spin to a spiral; a skyrmion that unwinds changes W)."""
     r, k = ({q: np.asarray(m[q], dtype=np.float64) for q in ("energy", "W", "Mz")} for m in (relaxed, kicked))
     return ((r["energy"] - k["energy"] < stability["energy_tolerance"])
             & (np.abs(k["Mz"] - r["Mz"]) <= stability["mz_tolerance"]) & (np.round(k["W"]) == np.round(r["W"])))
@@ -339,6 +340,11 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
     x_relaxed = relax_states(x_final, ham, ex["relax_sweeps"], device, threads)
     kick_keys = sample_keys(config["seed"], f"stability/{algorithm}/{objective_name}", range(len(x_final)))
     x_kicked = kick_states(x_final, ham, ex["stability"], kick_keys, device, threads)
+    # the kick's control: as many sweeps, all at T = 0, so that a state still relaxing after
+    # relax_sweeps is not taken for one that the kick made decay
+    control_sweeps = max(0, ex["stability"]["sweeps"] + ex["stability"]["quench_sweeps"] - ex["relax_sweeps"])
+    settled = state_metrics(relax_states(x_relaxed, ham, control_sweeps, device, threads), ham, obj,
+                            ex["nodal_threshold"])
     metrics = {}
     for name, x, codes, amplitude in (("initial", x_initial, initial_codes, amplitude_initial),
                                       ("final", x_final, final_codes, amplitude_final),
@@ -350,7 +356,9 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
         data_vars[f"{name}_spins"] = (("state", "component", "y", "x"), x.numpy())
         for k, v in metrics[name].items():
             data_vars[f"{name}_{k}"] = ("state", v)
-    survived = survived_kick(metrics["relaxed"], metrics["kicked"], ex["stability"])
+    for k, v in settled.items():
+        data_vars[f"settled_{k}"] = ("state", v)
+    survived = survived_kick(settled, metrics["kicked"], ex["stability"])
     data_vars["survived_kick"] = ("state", survived.astype(np.int8))
     for k, v in obj.arrays.items():  # e.g. S_BC: the figures draw the map the run used
         data_vars[k] = (("component", "y", "x"), v.numpy())
@@ -377,6 +385,8 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
     summary["states"] = int(len(x_final))
     summary["relax_max_spin_change"] = float((x_relaxed - x_final).norm(dim=1).max())
     summary["survived_kick"] = int(survived.sum())  # of summary["states"]
+    for k in ("energy", "W", "Mz"):  # the kick's control, what the verdict compares with
+        summary[f"settled_{k}"] = float(settled[k].mean())
     return ds, summary
 
 
