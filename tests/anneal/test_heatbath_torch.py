@@ -361,7 +361,7 @@ def test_quench_keeps_the_spiral_and_never_raises_the_energy(ham):
         e.append(energy(s, ham))
     assert (np.diff(np.array(e), axis=0) <= 1e-13).all() and e[-1].mean() < e[0].mean() - 0.5
     theirs = random_spins(2, 16, seed=5)
-    heatbath_numba.quench_batch(theirs, 20, *heatbath_numba.couplings(ham))
+    heatbath_numba.chain_batch(theirs, np.zeros((2, 2), np.uint64), np.empty(0), 1, 20, *heatbath_numba.couplings(ham))
     assert np.abs(s.numpy() - theirs).max() < 1e-12  # no random numbers: numba's to rounding (measured 4e-16)
     assert torch.equal(tk.quench(torch.zeros(1, 3, 8, 8, dtype=torch.float64), 2, ham), torch.zeros(1, 3, 8, 8,
                                                                                                        dtype=torch.float64))

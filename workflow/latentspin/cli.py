@@ -148,23 +148,21 @@ def cmd_explore(args):
 
 
 def cmd_retrain(args):
-    from latentspin.explore.objectives import check_custom
     from latentspin.explore.retrain import retrain_job
+    from latentspin.figures.inputs import parse_run
 
     sections = cfg.RETRAIN_SECTIONS + ((f"{cfg.CUSTOM_KEY}.{args.objective}",)
                                        if args.objective not in cfg.OBJECTIVES else ())
     config = cfg.load(args.config, sections)
-    check_custom(cfg.subset(config, sections), [("genetic", args.objective)])  # no gradient needed here
-    runs = dict(_assignment(spec, "--run", "ALGORITHM=PATH") for spec in args.run)
+    runs = {}
+    for spec in args.run:
+        (algorithm, objective), path = parse_run(spec)
+        if objective != args.objective:
+            raise cfg.ConfigError(f"--run {spec!r}: a search of {objective}, not of --objective {args.objective}")
+        runs[algorithm] = path
+    # the objective (yours: imported and checked) is built before the model is read
     retrain_job(config, args.objective, args.round, args.model, args.train, args.valid, runs, args.out_dir,
                 device=args.device, threads=args.threads)
-
-
-def _assignment(spec: str, option: str, form: str) -> tuple[str, str]:
-    key, sep, value = spec.partition("=")
-    if not sep or not key or not value:
-        raise SystemExit(f"latentspin: {option} {spec!r}: expected {form}")
-    return key, value
 
 
 def cmd_retrain_metrics(args):
@@ -315,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--model", required=True, help="the previous round's decoder (round 1: the chosen beta's)")
     q.add_argument("--train", required=True, help="the training split")
     q.add_argument("--valid", required=True, help="the validation split (its L_RC is recorded per epoch)")
-    q.add_argument("--run", action="append", default=[], metavar="ALGORITHM=PATH",
+    q.add_argument("--run", action="append", default=[], metavar="ALGORITHM/OBJECTIVE=PATH",
                    help="a trajectory of the previous round's search of this objective (repeatable)")
     q.add_argument("--out-dir", required=True, help="writes model.pt, history.csv and pool.json")
     device_and_threads(q)

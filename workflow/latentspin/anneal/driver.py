@@ -170,13 +170,8 @@ def relax(spins: np.ndarray, ham: Hamiltonian, sweeps: int, *, threads: int | No
     """Zero-temperature heat-bath sweeps (each spin set along its local field) of float spins
     (n, 3, L, L): the annealing kernel's quench, to test whether a state is metastable under
     the real Hamiltonian. Returns float32 spins; the input is not modified."""
-    check_lattice(spins.shape[-1])
-    from latentspin.anneal import heatbath_numba
-
-    work = np.array(spins, dtype=np.float64, order="C")  # a copy: the input is left alone
-    set_threads(threads)
-    heatbath_numba.quench_batch(work, sweeps, *heatbath_numba.couplings(ham))
-    return work.astype(np.float32)
+    no_keys = np.zeros((len(spins), 2), dtype=np.uint64)  # a quench draws no random numbers
+    return _chain(spins, ham, np.empty(0), sweeps, no_keys, threads)
 
 
 def kick(spins: np.ndarray, ham: Hamiltonian, temperature: float, sweeps: int, quench_sweeps: int,
@@ -186,17 +181,23 @@ def kick(spins: np.ndarray, ham: Hamiltonian, temperature: float, sweeps: int, q
     (n, 2) uint64). A stationary state that is a saddle of H decays under it (the heat bath's
     fluctuations grow along the unstable directions, which a noise-free quench never finds); a
     local minimum comes back to itself. Returns float32 spins; the input is not modified."""
-    check_lattice(spins.shape[-1])
     if not temperature > 0 or sweeps < 1 or quench_sweeps < 0:
         raise ValueError(f"a thermal kick needs temperature > 0, sweeps >= 1 and quench_sweeps >= 0, got "
                          f"{temperature}, {sweeps}, {quench_sweeps}")
     keys = np.ascontiguousarray(keys, dtype=np.uint64).reshape(-1, 2)
     if len(keys) != len(spins):
         raise ValueError(f"one key per state: {len(keys)} keys for {len(spins)} states")
+    return _chain(spins, ham, np.full(sweeps, 1.0 / temperature), quench_sweeps, keys, threads)
+
+
+def _chain(spins: np.ndarray, ham: Hamiltonian, betas: np.ndarray, n_quench: int, keys: np.ndarray,
+           threads: int | None) -> np.ndarray:
+    """The kernel's chain (:func:`latentspin.anneal.heatbath_numba.chain_batch`) on a float64 copy
+    of spins, sweeps numbered from 1; float32 out."""
+    check_lattice(spins.shape[-1])
     from latentspin.anneal import heatbath_numba
 
-    work = np.array(spins, dtype=np.float64, order="C")
+    work = np.array(spins, dtype=np.float64, order="C")  # a copy: the input is left alone
     set_threads(threads)
-    betas = np.full(sweeps, 1.0 / temperature)
-    heatbath_numba.chain_batch(work, keys, betas, 1, quench_sweeps, *heatbath_numba.couplings(ham))
+    heatbath_numba.chain_batch(work, keys, betas, 1, n_quench, *heatbath_numba.couplings(ham))
     return work.astype(np.float32)

@@ -395,21 +395,11 @@ def sweep_batch(spins, keys, beta, sweep, J, dx, dy, B):
 
 
 @njit(parallel=True, **_NJIT)
-def quench_batch(spins, n_sweeps, J, dx, dy, B):
-    """n_sweeps zero-temperature sweeps of each lattice in spins (n, 3, L, L), in place, in the
-    checkerboard layout throughout (converted once, not once per sweep)."""
-    no_betas = np.empty(0)
-    for i in prange(spins.shape[0]):
-        cb = to_checkerboard(spins[i])
-        run_chain(cb, no_betas, 1, n_sweeps, J, dx, dy, B, np.uint64(0), np.uint64(0))
-        from_checkerboard(cb, spins[i])
-
-
-@njit(parallel=True, **_NJIT)
 def chain_batch(spins, keys, betas, first_sweep, n_quench, J, dx, dy, B):
     """Heat-bath sweeps at inverse temperatures betas (numbered first_sweep, ...), then n_quench
-    zero-temperature sweeps, of each lattice in spins (n, 3, L, L), in place: the anneal's chain
-    from a given state instead of a random one (the stability check's thermal kick)."""
+    zero-temperature sweeps, of each lattice in spins (n, 3, L, L), in place, in the checkerboard
+    layout throughout (converted once, not once per sweep): the anneal's chain from a given state
+    instead of a random one (the relaxation check, with no betas; the stability check's kick)."""
     for i in prange(spins.shape[0]):
         cb = to_checkerboard(spins[i])
         run_chain(cb, betas, first_sweep, n_quench, J, dx, dy, B, keys[i, 0], keys[i, 1])

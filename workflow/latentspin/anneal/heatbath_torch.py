@@ -435,17 +435,51 @@ def sweep_batch(spins: Tensor, keys, beta: float, sweep: int, ham: Hamiltonian, 
     return from_checkerboard(cb, geo)
 
 
+def _checked_chain(betas, n_quench: int, first_sweep: int) -> list[float]:
+    betas = [_check_beta(b) for b in np.asarray(betas, dtype=np.float64).ravel()]
+    if n_quench < 0:
+        raise ValueError(f"n_quench must be >= 0, got {n_quench}")
+    check_sweep_number(first_sweep, heat_bath=bool(betas))
+    return betas
+
+
+def _run_chain(cb: list[Tensor], betas: list[float], first_sweep: int, n_quench: int, k1, k2, geo: _Geometry,
+               ham: Hamiltonian, halves: _HalfSweeps):
+    """Heat-bath sweeps at `betas` (numbered first_sweep, ...), then n_quench zero-temperature
+    sweeps, of the checkerboard colours in place: :func:`latentspin.anneal.heatbath_numba.run_chain`."""
+    on_device = torch.tensor(betas, dtype=cb[0].dtype, device=geo.device)  # one copy for the whole schedule
+    for i, t in enumerate(range(int(first_sweep), int(first_sweep) + len(betas))):
+        _sweep_cb(cb, on_device[i], k1, k2, t, geo, ham, halves)
+    for _ in range(n_quench):
+        _sweep_cb(cb, math.inf, k1, k2, 0, geo, ham, halves)
+
+
+@torch.no_grad()
+def chain_batch(spins: Tensor, keys, betas, n_quench: int, ham: Hamiltonian, *, first_sweep: int = 1,
+                compile: bool | str = False) -> Tensor:
+    """Heat-bath sweeps at the inverse temperatures `betas` (numbered first_sweep, ...), then
+    n_quench zero-temperature sweeps, of each lattice in spins (B, 3, L, L) with its key (none
+    needed without `betas`), converted to the checkerboard layout once: the anneal's chain from
+    a given state (the stability check's kick), as :func:`latentspin.anneal.heatbath_numba.chain_batch`.
+    Returns new spins; the input is not modified."""
+    halves = _half_sweeps(compile_backend(compile))
+    betas = _checked_chain(betas, n_quench, first_sweep)
+    geo = _geometry(_lattice_of(spins), spins.device)
+    k1, k2 = _keys(keys, geo.device) if betas else (None, None)
+    if betas and k1.shape[0] != spins.shape[0]:
+        raise ValueError(f"{spins.shape[0]} lattices but {k1.shape[0]} keys")
+    cb = to_checkerboard(spins, geo)
+    _run_chain(cb, betas, first_sweep, n_quench, k1, k2, geo, ham, halves)
+    return from_checkerboard(cb, geo)
+
+
 @torch.no_grad()
 def quench(spins: Tensor, n_sweeps: int, ham: Hamiltonian) -> Tensor:
     """n_sweeps zero-temperature sweeps of spins (B, 3, L, L): each spin set along its local field,
     colour 0 then colour 1. Returns new spins."""
     if n_sweeps < 0:
         raise ValueError(f"n_sweeps must be >= 0, got {n_sweeps}")
-    geo = _geometry(_lattice_of(spins), spins.device)
-    cb = to_checkerboard(spins, geo)
-    for _ in range(n_sweeps):
-        _sweep_cb(cb, math.inf, None, None, 0, geo, ham)
-    return from_checkerboard(cb, geo)
+    return chain_batch(spins, None, [], n_sweeps, ham)
 
 
 @torch.no_grad()
@@ -459,16 +493,9 @@ def anneal_batch(keys, L: int, ham: Hamiltonian, betas, n_quench: int, *, first_
     differently where the compiler fuses arithmetic."""
     _check_dtype(dtype)
     halves = _half_sweeps(compile_backend(compile))
-    betas = [_check_beta(b) for b in np.asarray(betas, dtype=np.float64).ravel()]
-    if n_quench < 0:
-        raise ValueError(f"n_quench must be >= 0, got {n_quench}")
-    check_sweep_number(first_sweep, heat_bath=bool(betas))
+    betas = _checked_chain(betas, n_quench, first_sweep)
     geo = _geometry(L, device)
     k1, k2 = _keys(keys, geo.device)
     cb = _random_cb(k1, k2, geo, dtype)
-    on_device = torch.tensor(betas, dtype=dtype, device=geo.device)  # one copy for the whole schedule
-    for i, t in enumerate(range(int(first_sweep), int(first_sweep) + len(betas))):
-        _sweep_cb(cb, on_device[i], k1, k2, t, geo, ham, halves)
-    for _ in range(n_quench):
-        _sweep_cb(cb, math.inf, k1, k2, 0, geo, ham, halves)
+    _run_chain(cb, betas, first_sweep, n_quench, k1, k2, geo, ham, halves)
     return from_checkerboard(cb, geo)

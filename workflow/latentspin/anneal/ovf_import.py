@@ -32,7 +32,7 @@ from latentspin.anneal.shards import sample_observables
 from latentspin.core import ovf
 from latentspin.core.errors import DataError
 from latentspin.core.io import atomic
-from latentspin.core.stores import CHUNK, _consolidating, check_split, make_dataset
+from latentspin.core.stores import CHUNK, check_split, consolidating, make_dataset
 from latentspin.physics.hamiltonian import Hamiltonian
 
 METHOD = "imported from OVF 2.0"
@@ -99,7 +99,7 @@ def import_split(config: Mapping, folder: str | Path, out: str | Path, split: st
             else:
                 ds.to_zarr(tmp, append_dim="sample", consolidated=False)
             bar.update(len(spins))
-        with _consolidating():
+        with consolidating():
             zarr.consolidate_metadata(str(tmp))
     if progress:
         print(f"import {split}: {n} samples of {len(files)} files in {folder} -> {out}", file=sys.stderr)

@@ -158,6 +158,19 @@ class _Reader:
         self.pos = end + 1
         return raw.rstrip(b"\r").decode("latin-1")
 
+    def directives(self, where: str):
+        """The header lines to come as (keyword, value, line), blank and comment lines skipped; a
+        line that is not a header line outside a data block is refused, naming `where`. Lazy: a
+        caller may read a data block from the reader between two of them."""
+        while (line := self.line()) is not None:
+            if not line.strip():
+                continue
+            if not line.lstrip().startswith("#"):
+                raise DamagedFile(f"{where}: line {line[:60]!r} outside a data block")
+            d = _directive(line)
+            if d is not None:
+                yield (*d, line)
+
 
 def _directive(line: str) -> tuple[str, str] | None:
     """A header line ``# keyword: value`` as (keyword, value), comments removed; None for a blank
@@ -186,15 +199,7 @@ def parse_ovf(data: bytes, path: str | Path, L: int | None = None) -> list[Segme
         shown = "an empty file" if first is None else repr(first[:60])
         raise DamagedFile(f"{path}: not an OVF 2.0 file: the first line is {shown}, not {FIRST_LINE!r}")
     declared, segments = None, []
-    while (line := reader.line()) is not None:
-        if not line.strip():
-            continue
-        if not line.lstrip().startswith("#"):
-            raise DamagedFile(f"{path}: line {line[:60]!r} outside a data block")
-        d = _directive(line)
-        if d is None:
-            continue
-        keyword, value = d
+    for keyword, value, line in reader.directives(str(path)):
         if keyword == "segmentcount":
             try:
                 declared = int(value)
@@ -216,15 +221,7 @@ def parse_ovf(data: bytes, path: str | Path, L: int | None = None) -> list[Segme
 def _segment(reader: _Reader, where: str, L: int | None) -> Segment:
     segment = Segment()
     in_header = False
-    while (line := reader.line()) is not None:
-        if not line.strip():
-            continue
-        if not line.lstrip().startswith("#"):
-            raise DamagedFile(f"{where}: line {line[:60]!r} outside a data block")
-        d = _directive(line)
-        if d is None:
-            continue
-        keyword, value = d
+    for keyword, value, line in reader.directives(where):
         if keyword == "begin" and _key(value) == "header":
             in_header = True
         elif keyword == "end" and _key(value) == "header":

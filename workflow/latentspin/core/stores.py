@@ -54,13 +54,13 @@ def write_zarr(ds: xr.Dataset, out: str | Path) -> Path:
     encoding = {}
     if "spins" in ds and "sample" in ds.dims:
         encoding["spins"] = {"chunks": (min(CHUNK, max(1, ds.sizes["sample"])), 3, ds.sizes["y"], ds.sizes["x"])}
-    with atomic(out) as tmp, _consolidating():
+    with atomic(out) as tmp, consolidating():
         ds.to_zarr(tmp, mode="w", encoding=encoding, consolidated=True)
     return Path(out)
 
 
 @contextmanager
-def _consolidating():
+def consolidating():
     """Consolidated metadata is an extension of Zarr format 3 that zarr-python warns about at every
     write; xarray and zarr-python read it, which is all the stores need."""
     with warnings.catch_warnings():
@@ -187,7 +187,7 @@ def assemble(shards: Iterable[str | Path], out: str | Path, progress: bool = Tru
                 ds.to_zarr(tmp, mode="w", encoding=encoding, consolidated=False)
             else:
                 ds.to_zarr(tmp, append_dim="sample", consolidated=False)
-        with _consolidating():
+        with consolidating():
             zarr.consolidate_metadata(str(tmp))
     return Path(out)
 

@@ -232,14 +232,19 @@ def relax_states(x: torch.Tensor, ham: Hamiltonian, sweeps: int, device: torch.d
     annealing kernel's quench) of states x (n, 3, L, L). Runs the torch twin on a GPU or for small
     work, the numba kernel otherwise; the two agree to float32 rounding (tested). Returns float32
     states on the CPU."""
-    device = torch.device(device)
-    if device.type == "cuda" or x.shape[0] * x.shape[-1] ** 2 * sweeps <= TORCH_RELAX_MAX_UPDATES:
+    if _on_torch_twin(x, sweeps, device):
         from latentspin.anneal.heatbath_torch import quench
 
         return quench(x.to(device, torch.float64), sweeps, ham).float().cpu()
     from latentspin.anneal.driver import relax
 
     return torch.from_numpy(relax(x.numpy(), ham, sweeps, threads=threads))
+
+
+def _on_torch_twin(x: torch.Tensor, sweeps: int, device: torch.device | str) -> bool:
+    """Whether the checks run the kernel's torch twin: on a GPU, or for at most
+    TORCH_RELAX_MAX_UPDATES spin updates on the CPU."""
+    return torch.device(device).type == "cuda" or x.shape[0] * x.shape[-1] ** 2 * sweeps <= TORCH_RELAX_MAX_UPDATES
 
 
 def kick_states(x: torch.Tensor, ham: Hamiltonian, stability: Mapping, keys: np.ndarray,
@@ -251,14 +256,10 @@ def kick_states(x: torch.Tensor, ham: Hamiltonian, stability: Mapping, keys: np.
     the numba kernel otherwise; the two draw the same random numbers, float rounding apart. Returns
     float32 states on the CPU."""
     T, sweeps, quench_sweeps = stability["temperature"], stability["sweeps"], stability["quench_sweeps"]
-    small = x.shape[0] * x.shape[-1] ** 2 * (sweeps + quench_sweeps) <= TORCH_RELAX_MAX_UPDATES
-    if torch.device(device).type == "cuda" or small:
-        from latentspin.anneal import heatbath_torch
+    if _on_torch_twin(x, sweeps + quench_sweeps, device):
+        from latentspin.anneal.heatbath_torch import chain_batch
 
-        s = x.to(device, torch.float64)
-        for t in range(1, sweeps + 1):
-            s = heatbath_torch.sweep_batch(s, keys, 1.0 / T, t, ham)
-        return heatbath_torch.quench(s, quench_sweeps, ham).float().cpu()
+        return chain_batch(x.to(device, torch.float64), keys, np.full(sweeps, 1.0 / T), quench_sweeps, ham).float().cpu()
     from latentspin.anneal.driver import kick
 
     return torch.from_numpy(kick(x.numpy(), ham, T, sweeps, quench_sweeps, keys, threads=threads))
