@@ -151,9 +151,7 @@ def cmd_retrain(args):
     from latentspin.explore.retrain import retrain_job
     from latentspin.figures.inputs import parse_run
 
-    sections = cfg.RETRAIN_SECTIONS + ((f"{cfg.CUSTOM_KEY}.{args.objective}",)
-                                       if args.objective not in cfg.OBJECTIVES else ())
-    config = cfg.load(args.config, sections)
+    config = cfg.load(args.config, cfg.retrain_sections(args.objective))
     runs = {}
     for spec in args.run:
         (algorithm, objective), path = parse_run(spec)

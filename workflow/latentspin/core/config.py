@@ -289,11 +289,16 @@ def explore_job_json(config: Mapping, algorithm: str, objective: str) -> str:
     return _objective_job_json(config, explore_sections(algorithm, objective), objective)
 
 
+def retrain_sections(objective: str) -> tuple[str, ...]:
+    """What a retraining job (explore.retrain) for `objective` depends on: as a search's
+    (:func:`explore_sections`), the entry of an objective of your own included."""
+    return RETRAIN_SECTIONS + ((f"{CUSTOM_KEY}.{objective}",) if objective not in OBJECTIVES else ())
+
+
 def retrain_job_json(config: Mapping, objective: str) -> str:
-    """The config of one retraining job (explore.retrain) for `objective`, as
-    :func:`explore_job_json` gives a search's."""
-    sections = RETRAIN_SECTIONS + ((f"{CUSTOM_KEY}.{objective}",) if objective not in OBJECTIVES else ())
-    return _objective_job_json(config, sections, objective)
+    """The config of one retraining job for `objective`, as :func:`explore_job_json` gives a
+    search's."""
+    return _objective_job_json(config, retrain_sections(objective), objective)
 
 
 def _objective_job_json(config: Mapping, sections: tuple[str, ...], objective: str) -> str:
