@@ -53,6 +53,9 @@ localrules:
     figure_levels,
     figure_relaxation,
     retrain_metrics,
+    figure_rounds,
+    claims_round,
+    paths_round,
 
 
 # every figure: the data, the VAE diagnostics, the paper's and those beyond it
@@ -74,4 +77,7 @@ rule all:
         expand("results/figures/{name}.{ext}", name=ALL_FIGURES, ext=("png", "pdf")),
         "results/claims.csv",
         # beyond the paper, with explore.retrain.rounds > 0
-        ["results/retrain/metrics.csv"] if RETRAIN_ROUNDS else [],
+        ["results/retrain/metrics.csv", *expand("results/figures/rounds.{ext}", ext=("png", "pdf"))]
+        if RETRAIN_ROUNDS else [],
+        [f"results/retrain/round{r}/claims.csv" for r in range(1, RETRAIN_ROUNDS + 1)] if RETRAIN_PAPER_PAIRS else [],
+        [f"results/retrain/round{r}/paths.png" for r in range(1, RETRAIN_ROUNDS + 1)] if RETRAIN_SEARCHES else [],

@@ -35,6 +35,7 @@ from latentspin.core.config import (  # noqa: E402
     custom_objectives,
     explore_job_json,
     retrain_job_json,
+    retrain_pairs,
     explore_pairs,
     objective_module_file,
     objective_names,
@@ -152,6 +153,11 @@ def gpus(stage):
 
 # explore.retrain (rules/retrain.smk): rounds of search, relax, retrain, search again
 RETRAIN_ROUNDS = config["explore"]["retrain"]["rounds"]
+# the searches each round repeats (explore.retrain.pairs; all of PAIRS by default)
+RETRAIN_PAIRS = retrain_pairs(config)
+# ... of the paper's objectives (each round's claims), and the global ones (each round's paths)
+RETRAIN_PAPER_PAIRS = [p for p in RETRAIN_PAIRS if p[1] in OBJECTIVES]
+RETRAIN_SEARCHES = [p for p in RETRAIN_PAIRS if p[0] != "single_code"]
 CHOSEN_MODEL = f"results/vae/beta{CHOSEN_BETA}/model.pt"
 
 
@@ -175,8 +181,9 @@ def round_summary(algorithm, objective, r):
 
 
 def searches_of(objective):
-    """The algorithms that search for `objective` (explore.pairs): their states feed its decoder."""
-    return [a for a, o in PAIRS if o == objective]
+    """The algorithms that search for `objective` in every round (explore.retrain.pairs): their
+    states feed its decoder."""
+    return [a for a, o in RETRAIN_PAIRS if o == objective]
 
 
 def previous_runs(wildcards):

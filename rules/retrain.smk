@@ -53,9 +53,9 @@ use rule explore as explore_round with:
 # decoder's pool and its validation L_RC of the original data.
 rule retrain_metrics:
     input:
-        summaries=[round_summary(a, o, r) for r in range(RETRAIN_ROUNDS + 1) for a, o in PAIRS],
+        summaries=[round_summary(a, o, r) for r in range(RETRAIN_ROUNDS + 1) for a, o in RETRAIN_PAIRS],
         pools=[f"{round_dir(o, r)}/pool.json" for r in range(1, RETRAIN_ROUNDS + 1) for o in
-               sorted({o for _, o in PAIRS})],
+               sorted({o for _, o in RETRAIN_PAIRS})],
     output:
         "results/retrain/metrics.csv",
     log:
@@ -66,3 +66,65 @@ rule retrain_metrics:
     shell:
         "python -m latentspin retrain-metrics --out {output} --summaries {input.summaries}"
         " --pools {input.pools} > {log} 2>&1"
+
+
+# Across the rounds: the figure that shows whether the loop helps (objective, defects, amplitude,
+# latent radius of the final states; the guards: validation L_RC, diversity; each final state).
+rule figure_rounds:
+    input:
+        metrics="results/retrain/metrics.csv",
+        code=figure_code("rounds"),
+    output:
+        **figure_outputs("rounds", "rounds", "Beyond the paper"),
+    log:
+        "results/logs/figures/rounds.log",
+    benchmark:
+        "results/benchmarks/figures/rounds.tsv"
+    conda:
+        ENV
+    threads: 1
+    params:
+        config=section_json(config, FIGURE_SECTIONS + ("claims.paper_peak",)),
+    shell:
+        "python -m latentspin figure rounds --config {params.config:q} --metrics {input.metrics}"
+        " --out {output.png} --out {output.pdf} 2> {log}"
+
+
+# Each round's own claims table and search paths, as a plain run's (round 0: results/claims.csv and
+# results/figures/paths.png): the claims of the pairs the round repeats; the rest read "not run".
+def round_runs(pairs):
+    """{(algorithm, objective): trajectory} of `pairs` in a round, as a function of the wildcards."""
+    return lambda wc: {f"{a}/{o}": round_trajectory(a, o, wc.round) for a, o in pairs}
+
+
+use rule claims as claims_round with:
+    input:
+        train="results/data/train.zarr",
+        vae="results/vae/diagnostics.csv",
+        runs=lambda wc: list(round_runs(RETRAIN_PAPER_PAIRS)(wc).values()),
+        code=figure_code("claims", ["inputs.py"]),
+    output:
+        "results/retrain/round{round}/claims.csv",
+    log:
+        "results/logs/retrain/claims_round{round}.log",
+    benchmark:
+        "results/benchmarks/retrain/claims_round{round}.tsv"
+    params:
+        config=section_json(config, CLAIMS_SECTIONS),
+        runs=lambda wc: " ".join(f"--run {p}={t}" for p, t in round_runs(RETRAIN_PAPER_PAIRS)(wc).items()),
+
+
+use rule figure_paths as paths_round with:
+    input:
+        lambda wc: list(round_runs(RETRAIN_SEARCHES)(wc).values()),
+        code=figure_code("paths"),
+    output:
+        png="results/retrain/round{round}/paths.png",
+        pdf="results/retrain/round{round}/paths.pdf",
+    log:
+        "results/logs/retrain/paths_round{round}.log",
+    benchmark:
+        "results/benchmarks/retrain/paths_round{round}.tsv"
+    params:
+        config=section_json(config, FIGURE_SECTIONS),
+        runs=lambda wc: " ".join(f"--run {p}={t}" for p, t in round_runs(RETRAIN_SEARCHES)(wc).items()),

@@ -37,7 +37,22 @@ BAD = {
                             "explore.objectives.C_BC.boundary.direction"),
     "ring without a site": ({"explore": {"objectives": {"C_BC": {"boundary": {"width": 0.001}}}}},
                             "explore.objectives.C_BC.boundary.width"),
+    "retraining a search that is not run": ({"explore": {"retrain": {"pairs": {"stochastic": ["Mz", "W"]}}}},
+                                            "explore.retrain.pairs.stochastic.1"),
+    "retraining no search": ({"explore": {"retrain": {"pairs": {}}}}, "explore.retrain.pairs"),
+    "retraining an unknown algorithm": ({"explore": {"retrain": {"pairs": {"annealing": ["Mz"]}}}},
+                                        "explore.retrain.pairs"),
 }
+
+
+def test_the_retraining_loop_repeats_its_pairs_in_the_searches_order(paper_config):
+    """explore.retrain.pairs: null repeats every search of explore.pairs; a subset keeps the order
+    of explore.pairs, whatever order it is written in."""
+    assert cfg.retrain_pairs(paper_config) == cfg.explore_pairs(paper_config)
+    subset = cfg.merge(paper_config, {"explore": {"retrain": {"pairs": {"stochastic": ["energy", "Mz"],
+                                                                        "genetic": ["W"]}}}})
+    assert cfg.retrain_pairs(cfg.validate(subset)) == [("genetic", "W"), ("stochastic", "Mz"),
+                                                       ("stochastic", "energy")]
 
 
 def test_paper_config_and_presets_are_valid(root, paper_config):

@@ -46,8 +46,11 @@ EXPLORE_COMMON_SECTIONS = ("seed", "lattice", "hamiltonian", "vae.training", "ex
                            "explore.stability")
 FIGURE_SECTIONS = ("lattice", "hamiltonian", "explore.objectives.C", "explore.objectives.C_BC",
                    "explore.nodal_threshold", "figures")
-RETRAIN_SECTIONS = ("seed", "lattice", "hamiltonian", "vae.training", "explore.objectives.C",
-                    "explore.objectives.C_BC", "explore.retrain")
+# (not explore.retrain.rounds or .pairs: more rounds, or another objective's searches, leave a
+# decoder as it was; the searches a decoder learns from are its job's inputs)
+RETRAIN_SECTIONS = ("seed", "lattice", "hamiltonian", "vae.training", "vae.diagnostics", "explore.objectives.C",
+                    "explore.objectives.C_BC", "explore.retrain.k", "explore.retrain.epochs",
+                    "explore.retrain.lr")
 CLAIMS_SECTIONS = ("lattice", "hamiltonian", "vae.beta", "explore.stability", "figures", "claims")
 
 
@@ -208,6 +211,15 @@ def _check_explore_consistency(explore: Mapping, L: int | None) -> None:
                 if name not in OBJECTIVES and name not in custom:
                     raise ConfigError(f"config key explore.pairs.{algorithm}.{i}: objective {name!r} is neither built "
                                       f"in ({', '.join(OBJECTIVES)}) nor defined under {CUSTOM_KEY}")
+    repeated = (explore.get("retrain") or {}).get("pairs")
+    if repeated and {"pairs", "full_matrix"} <= explore.keys():
+        searched = set(explore_pairs({"explore": explore}))
+        for algorithm, names in repeated.items():
+            for i, name in enumerate(names):
+                if (algorithm, name) not in searched:
+                    raise ConfigError(f"config key explore.retrain.pairs.{algorithm}.{i}: {algorithm}/{name} is not "
+                                      "one of the searches of explore.pairs, so round 0 has no states of it to "
+                                      "retrain on")
 
 
 def ring_sites(L: int, radius: float, width: float) -> Iterator[tuple[int, int]]:
@@ -267,6 +279,14 @@ def explore_pairs(config: Mapping) -> list[tuple[str, str]]:
     if ex["full_matrix"]:
         return [(a, o) for a in ALGORITHMS for o in objective_names(config)]
     return [(a, o) for a in ALGORITHMS for o in ex["pairs"].get(a, [])]
+
+
+def retrain_pairs(config: Mapping) -> list[tuple[str, str]]:
+    """The searches each round of the retraining loop repeats (explore.retrain.pairs, a subset of
+    :func:`explore_pairs`; null: all of them), in the order of explore_pairs."""
+    repeated = config["explore"]["retrain"]["pairs"]
+    pairs = explore_pairs(config)
+    return pairs if repeated is None else [(a, o) for a, o in pairs if o in repeated.get(a, [])]
 
 
 def objective_module_file(function: str) -> Path | None:

@@ -32,6 +32,7 @@ from latentspin.core.seeds import derive_seed
 from latentspin.core.stores import load_spins, open_dataset, read_values
 from latentspin.explore import objectives
 from latentspin.physics.hamiltonian import Hamiltonian
+from latentspin.vae.diagnostics import decode_prior, diversity
 from latentspin.vae.model import VAE, load_model, save_model
 from latentspin.vae.training import TrainConfig, evaluate, fit
 
@@ -149,6 +150,9 @@ def retrain_job(config: Mapping, objective_name: str, round_number: int, model_p
     seed = derive_seed(config["seed"], "retrain", objective_name, str(round_number))
     batch_size = config["vae"]["training"]["batch_size"]
     valid_rc_before = evaluate(model, valid_x, batch_size)["rc"]
+    # guard against a decoder collapsing onto one state: the diversity of decoded prior samples
+    prior = config["vae"]["diagnostics"]["prior_samples"], derive_seed(config["seed"], "retrain-prior")
+    diversity_before = diversity(decode_prior(model, *prior, batch_size))
     tuned, history = fine_tune(model, pool.to(dev), values, objective.maximize, valid_x, k=settings["k"],
                                epochs=settings["epochs"], lr=settings["lr"],
                                batch_size=batch_size, seed=seed, checkpoint=checkpoint,
@@ -160,7 +164,9 @@ def retrain_job(config: Mapping, objective_name: str, round_number: int, model_p
                "data_objective_best": float(values[:n].max() if objective.maximize else values[:n].min()),
                "found_weight": float(weights[n:].sum()), "k": settings["k"], "epochs": settings["epochs"],
                "valid_rc_before": valid_rc_before,
-               "valid_rc": float(history["valid_rc"].iloc[-1]), "seconds": float(history["seconds"].sum())}
+               "valid_rc": float(history["valid_rc"].iloc[-1]), "prior_diversity_before": diversity_before,
+               "prior_diversity": diversity(decode_prior(tuned, *prior, batch_size)),
+               "seconds": float(history["seconds"].sum())}
     save_model(tuned.cpu(), out / "model.pt", {**model.extra, "retrain_round": round_number,
                                                "retrain_objective": objective_name})
     write_csv(history, out / "history.csv")

@@ -13,7 +13,7 @@ from pathlib import Path
 from latentspin.figures.inputs import load_runs
 from latentspin.figures.style import save_figure
 
-FIGURES = ("fig1", "fig3", "fig4", "fig5", "convergence", "paths", "levels", "relaxation")
+FIGURES = ("fig1", "fig3", "fig4", "fig5", "convergence", "paths", "levels", "relaxation", "rounds")
 
 
 def draw_figure(name: str, config, out: str | Path | Sequence[str | Path], *, runs=None, train=None, model=None,
