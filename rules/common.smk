@@ -139,9 +139,9 @@ def trajectory(algorithm, objective):
     return f"results/explore/{algorithm}/{objective}/trajectory.zarr"
 
 
-def run_args(pairs):
-    """--run options naming the trajectory store of each pair."""
-    return " ".join(f"--run {a}/{o}={trajectory(a, o)}" for a, o in pairs)
+def run_args(pairs, r=0):
+    """--run options naming the trajectory store of each pair (in round r of explore.retrain)."""
+    return " ".join(f"--run {a}/{o}={round_trajectory(a, o, r)}" for a, o in pairs)
 
 
 def gpus(stage):

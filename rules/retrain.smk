@@ -92,16 +92,11 @@ rule figure_rounds:
 
 # Each round's own claims table and search paths, as a plain run's (round 0: results/claims.csv and
 # results/figures/paths.png): the claims of the pairs the round repeats; the rest read "not run".
-def round_runs(pairs):
-    """{(algorithm, objective): trajectory} of `pairs` in a round, as a function of the wildcards."""
-    return lambda wc: {f"{a}/{o}": round_trajectory(a, o, wc.round) for a, o in pairs}
-
-
 use rule claims as claims_round with:
     input:
         train="results/data/train.zarr",
         vae="results/vae/diagnostics.csv",
-        runs=lambda wc: list(round_runs(RETRAIN_PAPER_PAIRS)(wc).values()),
+        runs=lambda wc: [round_trajectory(a, o, wc.round) for a, o in RETRAIN_PAPER_PAIRS],
         code=figure_code("claims", ["inputs.py"]),
     output:
         "results/retrain/round{round}/claims.csv",
@@ -111,12 +106,12 @@ use rule claims as claims_round with:
         "results/benchmarks/retrain/claims_round{round}.tsv"
     params:
         config=section_json(config, CLAIMS_SECTIONS),
-        runs=lambda wc: " ".join(f"--run {p}={t}" for p, t in round_runs(RETRAIN_PAPER_PAIRS)(wc).items()),
+        runs=lambda wc: run_args(RETRAIN_PAPER_PAIRS, wc.round),
 
 
 use rule figure_paths as paths_round with:
     input:
-        lambda wc: list(round_runs(RETRAIN_SEARCHES)(wc).values()),
+        lambda wc: [round_trajectory(a, o, wc.round) for a, o in RETRAIN_SEARCHES],
         code=figure_code("paths"),
     output:
         png="results/retrain/round{round}/paths.png",
@@ -127,4 +122,4 @@ use rule figure_paths as paths_round with:
         "results/benchmarks/retrain/paths_round{round}.tsv"
     params:
         config=section_json(config, FIGURE_SECTIONS),
-        runs=lambda wc: " ".join(f"--run {p}={t}" for p, t in round_runs(RETRAIN_SEARCHES)(wc).items()),
+        runs=lambda wc: run_args(RETRAIN_SEARCHES, wc.round),

@@ -41,6 +41,13 @@ def test_the_resample_follows_the_weights():
     np.testing.assert_allclose(counts, retrain.rank_weights(values, True, 0.25).numpy(), atol=0.01)
     with pytest.raises(ValueError, match="one objective value per state"):
         retrain.retraining_set(pool, values[:3], True, 1.0, 4, torch.Generator())
+    # a pool in parts (the data, then the found states) draws exactly what the whole pool draws
+    parts = (pool[:1], pool[1:])
+    whole = retrain.retraining_set(pool, values, True, 0.25, 500, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(retrain.retraining_set(parts, values, True, 0.25, 500,
+                                                      torch.Generator().manual_seed(1)), whole, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="4 values for 3 states"):
+        retrain.retraining_set((pool[:1], pool[2:]), values, True, 1.0, 4, torch.Generator())
 
 
 def test_a_decoder_that_misses_the_optimum_reaches_it_after_retraining(tmp_path):

@@ -187,3 +187,37 @@ def test_the_command_line_knows_every_figure_and_no_other():
     from latentspin.figures import job
 
     assert cli.FIGURES == job.FIGURES
+
+
+def test_the_rounds_figure_reads_each_decoder_once_and_draws_every_final_state():
+    """Round 0's decoder is read from round 1's 'before' columns; each decoder's validation L_RC
+    and prior diversity are drawn once per objective, not once per search of it; the final-state
+    grid has a panel per search and round."""
+    from latentspin.figures import rounds
+
+    pairs = [("genetic", "W", 1), ("stochastic", "Mz", 1), ("stochastic", "energy", 0)]
+    rows = []
+    for r in range(3):
+        for algorithm, objective, maximize in pairs:
+            rows.append({"algorithm": algorithm, "objective": objective, "maximize": maximize, "round": r,
+                         **{f"{w}_objective": float(r) for w in ("final", "relaxed")},
+                         **{f"final_{q}": 0.5 * r for q, _ in rounds.QUANTITIES},
+                         "level_diversity": 0.6 if algorithm == "stochastic" else np.nan,
+                         **({} if r == 0 else {"retrain_valid_rc_before": 0.1 * r, "retrain_valid_rc": 0.1 * r + 0.05,
+                                               "retrain_prior_diversity_before": 0.9 - 0.1 * r,
+                                               "retrain_prior_diversity": 0.85 - 0.1 * r})})
+    metrics = pd.DataFrame(rows)
+    decoders = rounds.decoder_table(metrics)
+    mz = decoders[decoders["objective"] == "Mz"]
+    assert list(mz["round"]) == [0, 1, 2]
+    np.testing.assert_allclose(mz["valid_rc"], [0.1, 0.15, 0.25])
+    np.testing.assert_allclose(mz["prior_diversity"], [0.8, 0.75, 0.65])
+    finals = {(a, o, r): (spirals(1)[0], f"round {r}") for a, o, _ in pairs for r in range(3)}
+    fig = rounds.rounds_figure(metrics, finals, paper_peak=-1.88, nodal_threshold=-1.5)
+    assert len(spin_panels(fig)) == 3 * 3
+    rc = next(ax for ax in fig.axes if ax.get_ylabel().startswith("validation"))
+    assert len(rc.lines) == 3  # W, Mz and ε: one decoder each
+    peak = next(ax for ax in fig.axes if ax.get_ylabel() == "peak local ε")
+    assert sorted(line.get_ydata()[0] for line in peak.lines if line.get_linestyle() != "-") == [-1.88, -1.5]
+    levels = next(ax for ax in fig.axes if ax.get_ylabel().startswith("diversity of the first"))
+    assert len(levels.lines) == 2  # the stochastic searches only

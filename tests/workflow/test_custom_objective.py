@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_the_searches_of_your_objective_have_their_rows_and_paths(smoke, checkout):
-    workdir, _, _ = smoke
+    workdir = smoke
     metrics = pd.read_csv(workdir / "results/explore/metrics.csv")
     yours = metrics[metrics["objective"] == NAME].set_index("algorithm")
     assert sorted(yours.index) == sorted(cfg.ALGORITHMS)
@@ -53,7 +53,7 @@ def test_the_searches_of_your_objective_have_their_rows_and_paths(smoke, checkou
 
 
 def test_editing_your_module_reruns_its_searches_and_no_other(smoke, checkout):
-    workdir, _, _ = smoke
+    workdir = smoke
     module = workdir / "myobjectives.py"
     original, times = module.read_text(), module.stat()
     module.write_text(original + "\n# edited by a test\n")

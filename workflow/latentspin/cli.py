@@ -20,7 +20,7 @@ from latentspin.core import config as cfg
 from latentspin.core.errors import UserError
 
 # the figures' names, without importing the figures (--help stays instant)
-FIGURES = ("fig1", "fig3", "fig4", "fig5", "convergence", "paths", "levels", "relaxation")
+FIGURES = ("fig1", "fig3", "fig4", "fig5", "convergence", "paths", "levels", "relaxation", "rounds")
 
 
 CHECKPOINT_SECONDS_VARIABLE = "LATENTSPIN_CHECKPOINT_SECONDS"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -54,32 +54,54 @@ def rank_weights(values: Tensor, maximize: bool, k: float) -> Tensor:
     return w / w.sum()
 
 
-def retraining_set(pool_x: Tensor, pool_values: Tensor, maximize: bool, k: float, size: int,
+# A pool: states (N, 3, L, L), or several such parts taken as one in order (the training data and
+# the found states, never concatenated: at the paper's scale the data alone are 5.9 GB)
+Pool = Tensor | Sequence[Tensor]
+
+
+def _parts(pool_x: Pool) -> list[Tensor]:
+    return [pool_x] if isinstance(pool_x, Tensor) else list(pool_x)
+
+
+def _take(pool_x: Pool, index: Tensor) -> Tensor:
+    """The pool's states at `index` (into the parts taken as one), as one new tensor."""
+    parts = _parts(pool_x)
+    out = torch.empty((len(index), *parts[0].shape[1:]), dtype=parts[0].dtype, device=parts[0].device)
+    start = 0
+    for part in parts:
+        inside = (index >= start) & (index < start + len(part))
+        out[inside.to(out.device)] = part[(index[inside] - start).to(part.device)]
+        start += len(part)
+    return out
+
+
+def retraining_set(pool_x: Pool, pool_values: Tensor, maximize: bool, k: float, size: int,
                    generator: torch.Generator) -> Tensor:
-    """`size` states drawn with replacement from the pool (N, 3, L, L) with probabilities
-    :func:`rank_weights` of their objective values."""
-    return pool_x[_draw(pool_x, pool_values, maximize, k, size, generator).to(pool_x.device)]
+    """`size` states drawn with replacement from the pool (N, 3, L, L), or its parts taken as one,
+    with probabilities :func:`rank_weights` of their objective values."""
+    return _take(pool_x, _draw(pool_x, pool_values, maximize, k, size, generator))
 
 
-def _draw(pool_x: Tensor, pool_values: Tensor, maximize: bool, k: float, size: int,
+def _draw(pool_x: Pool, pool_values: Tensor, maximize: bool, k: float, size: int,
           generator: torch.Generator) -> Tensor:
-    if len(pool_x) != len(pool_values):
-        raise ValueError(f"one objective value per state: {len(pool_values)} values for {len(pool_x)} states")
+    n = sum(len(part) for part in _parts(pool_x))
+    if n != len(pool_values):
+        raise ValueError(f"one objective value per state: {len(pool_values)} values for {n} states")
     return torch.multinomial(rank_weights(pool_values, maximize, k), size, replacement=True, generator=generator)
 
 
-def fine_tune(model: VAE, pool_x: Tensor, pool_values: Tensor, maximize: bool, valid_x: Tensor, *, k: float,
+def fine_tune(model: VAE, pool_x: Pool, pool_values: Tensor, maximize: bool, valid_x: Tensor, *, k: float,
               epochs: int, lr: float, batch_size: int, seed: int, checkpoint: str | Path,
               size: int | None = None, progress: bool = False) -> tuple[VAE, pd.DataFrame]:
     """A copy of `model` trained on for `epochs` on a rank-weighted resample of the pool (`size`
-    states, default the pool's size), with the model's own β and Adam at `lr`, validated on
-    `valid_x` (the original data's validation split: its L_RC per epoch tells whether the decoder
-    forgets it). Resumable from `checkpoint` like any training. Returns the model (evaluation mode)
-    and its history."""
+    states, default the pool's size; the pool may come in parts, as :func:`retraining_set`), with
+    the model's own β and Adam at `lr`, validated on `valid_x` (the original data's validation
+    split: its L_RC per epoch tells whether the decoder forgets it). Resumable from `checkpoint`
+    like any training. Returns the model (evaluation mode) and its history."""
     generator = torch.Generator().manual_seed(seed)
-    size = size or len(pool_x)
+    size = size or len(pool_values)
     drawn = _draw(pool_x, pool_values, maximize, k, size, generator)
-    x = pool_x[drawn.to(pool_x.device)]
+    x = _take(pool_x, drawn)
     # what the resample is made of, for the checkpoint: a checkpoint of another pool is not resumed
     digest = hashlib.sha256(torch.as_tensor(pool_values, dtype=torch.float64).numpy().tobytes()
                             + drawn.numpy().tobytes()).hexdigest()
@@ -89,7 +111,7 @@ def fine_tune(model: VAE, pool_x: Tensor, pool_values: Tensor, maximize: bool, v
     beta = float(model.extra["beta"])
     tcfg = TrainConfig(beta=beta, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     fingerprint: Mapping = {"retrain": {"k": k, "epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed,
-                                        "pool": len(pool_x), "size": len(x), "beta": beta, "drawn": digest}}
+                                        "pool": len(pool_values), "size": len(x), "beta": beta, "drawn": digest}}
     history = fit(tuned, x, valid_x, tcfg, checkpoint, fingerprint, progress=progress)
     tuned.extra = dict(model.extra)
     return tuned.eval(), history
@@ -141,8 +163,7 @@ def retrain_job(config: Mapping, objective_name: str, round_number: int, model_p
         survived.append(kept)
         sources += [algorithm] * len(states)
     found_x = torch.cat(found).float()
-    pool = torch.cat([train_x, found_x])
-    values = objective_values(objective, pool)
+    values = torch.cat([objective_values(objective, train_x), objective_values(objective, found_x)])
     weights = rank_weights(values, objective.maximize, settings["k"])
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -153,7 +174,7 @@ def retrain_job(config: Mapping, objective_name: str, round_number: int, model_p
     # guard against a decoder collapsing onto one state: the diversity of decoded prior samples
     prior = config["vae"]["diagnostics"]["prior_samples"], derive_seed(config["seed"], "retrain-prior")
     diversity_before = diversity(decode_prior(model, *prior, batch_size))
-    tuned, history = fine_tune(model, pool.to(dev), values, objective.maximize, valid_x, k=settings["k"],
+    tuned, history = fine_tune(model, (train_x.to(dev), found_x.to(dev)), values, objective.maximize, valid_x, k=settings["k"],
                                epochs=settings["epochs"], lr=settings["lr"],
                                batch_size=batch_size, seed=seed, checkpoint=checkpoint,
                                size=len(train_x), progress=progress)
