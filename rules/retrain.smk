@@ -106,7 +106,7 @@ use rule claims as claims_round with:
         "results/benchmarks/retrain/claims_round{round}.tsv"
     params:
         config=section_json(config, CLAIMS_SECTIONS),
-        runs=lambda wc: run_args(RETRAIN_PAPER_PAIRS, wc.round),
+        runs=lambda wc: run_args(RETRAIN_PAPER_PAIRS, wc.round) + " --pairs-key explore.retrain.pairs",
 
 
 use rule figure_paths as paths_round with:

@@ -191,7 +191,7 @@ def cmd_claims(args):
     from latentspin.figures.claims import write_claims
 
     config = cfg.load(args.config, cfg.CLAIMS_SECTIONS)
-    table = write_claims(config, args.train, args.out, runs=args.run, vae=args.vae)
+    table = write_claims(config, args.train, args.out, runs=args.run, vae=args.vae, pairs_key=args.pairs_key)
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):
         print(table[["id", "held", "value", "measured"]].to_string(index=False))
 
@@ -340,6 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--train", required=True, help="training data (Zarr): X_IN")
     q.add_argument("--vae", help="results/vae/diagnostics.csv")
     q.add_argument("--run", action="append", help="ALGORITHM/OBJECTIVE=trajectory.zarr of an explored pair")
+    q.add_argument("--pairs-key", default="explore.pairs",
+                   help="the config key a missing pair is added to (a retraining round's: explore.retrain.pairs)")
 
     q = command("bench", cmd_bench, "throughput benchmark of a stage")
     q.add_argument("stage", choices=["anneal", "vae", "explore", "all"],

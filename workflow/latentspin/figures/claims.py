@@ -45,6 +45,7 @@ class Inputs:
     chosen_beta: float
     criteria: Mapping = field(default_factory=dict)  # config["claims"]
     stability: Mapping = field(default_factory=dict)  # config["explore"]["stability"]: the thermal kick's settings
+    pairs_key: str = "explore.pairs"                 # where a missing pair is added (a round's: explore.retrain.pairs)
 
 
 @dataclass
@@ -308,7 +309,7 @@ def _available(claim: Claim, inp: Inputs) -> str | None:
             if inp.vae is None or inp.chosen_beta not in set(inp.vae["beta"]):
                 return f"VAE diagnostics of β = {inp.chosen_beta:g}"
         elif need not in inp.pairs:
-            return f"the pair {need[0]}/{need[1]} (add it to explore.pairs)"
+            return f"the pair {need[0]}/{need[1]} (add it to {inp.pairs_key})"
     return None
 
 
@@ -329,10 +330,11 @@ def claims_table(inp: Inputs) -> pd.DataFrame:
 
 
 def write_claims(config: Mapping, train: str | Path, out: str | Path, *, runs=None,
-                 vae: str | Path | None = None) -> pd.DataFrame:
+                 vae: str | Path | None = None, pairs_key: str = "explore.pairs") -> pd.DataFrame:
     """results/claims.csv from X_IN (the first samples of the training data `train`), the explored
     pairs' stores `runs` (as :func:`latentspin.figures.inputs.load_runs` takes them) and the VAE
-    diagnostics table `vae`."""
+    diagnostics table `vae`; a claim whose pair is not in `runs` reads "not run", naming the config
+    key `pairs_key` to add it to."""
     ham = Hamiltonian.from_config(config["hamiltonian"])
     n_energy, n_w_mz = config["figures"]["x_in"], config["figures"]["x_in_w_mz"]
     data = x_in(train, max(n_energy, n_w_mz))
@@ -341,7 +343,7 @@ def write_claims(config: Mapping, train: str | Path, out: str | Path, *, runs=No
                     ground_state=lattice_ground_state(config["lattice"]["L"], ham)[2] if ham.spiral_is_ground_state
                     else None,
                     chosen_beta=float(config["vae"]["beta"]), criteria=config["claims"],
-                    stability=config["explore"]["stability"])
+                    stability=config["explore"]["stability"], pairs_key=pairs_key)
     table = claims_table(inputs)
     write_csv(table, out)
     return table
