@@ -14,6 +14,9 @@ QUANTITIES = (("nodal_points", "nodal points"), ("max_local_energy", "peak local
               ("amplitude", "output amplitude"), ("latent_radius", "|z| / √N"))
 
 
+MARKERS = {"single_code": "s", "genetic": "^", "stochastic": "o"}
+
+
 def _pair_label(algorithm: str, objective: str, maximize) -> str:
     return f"{ALGORITHM_LABELS[algorithm]}: {'max' if maximize else 'min'} {objective_label(objective)}"
 
@@ -48,6 +51,8 @@ def rounds_figure(metrics: pd.DataFrame, finals: dict, paper_peak: float | None 
     pairs = list(dict.fromkeys(zip(metrics["algorithm"], metrics["objective"])))
     rounds = sorted(int(r) for r in metrics["round"].unique())
     decoders = decoder_table(metrics)
+    # one colour per objective (its decoder and its searches), one marker per algorithm
+    colour = {o: f"C{k}" for k, o in enumerate(dict.fromkeys(o for _, o in pairs))}
     fig = plt.figure(figsize=(max(13.0, 2.0 * len(rounds) + 3), 7.2 + 2.0 * len(pairs)), layout="constrained")
     top, bottom = fig.subfigures(2, 1, height_ratios=[7.2, 2.0 * len(pairs)])
     rows = top.subfigures(3, 1)
@@ -67,10 +72,10 @@ def rounds_figure(metrics: pd.DataFrame, finals: dict, paper_peak: float | None 
     # (b) the final states' physics: one line per pair
     axes = rows[1].subplots(1, len(QUANTITIES))
     for ax, (q, name) in zip(axes, QUANTITIES):
-        for k, (algorithm, objective) in enumerate(pairs):
+        for algorithm, objective in pairs:
             m = metrics[(metrics["algorithm"] == algorithm) & (metrics["objective"] == objective)].sort_values("round")
             if f"final_{q}" in m:
-                ax.plot(m["round"], m[f"final_{q}"], marker="o", color=f"C{k}",
+                ax.plot(m["round"], m[f"final_{q}"], marker=MARKERS[algorithm], color=colour[objective],
                         label=_pair_label(algorithm, objective, m["maximize"].iloc[0]))
         ax.set_ylabel(name)
         ax.set_xticks(x)
@@ -85,14 +90,15 @@ def rounds_figure(metrics: pd.DataFrame, finals: dict, paper_peak: float | None 
                      ha="left", fontsize=NOTE + 2)
     # (c) the guards
     axes = rows[2].subplots(1, 3)
-    for k, (objective, d) in enumerate(decoders.groupby("objective", sort=False)):
-        axes[0].plot(d["round"], d["valid_rc"], marker="o", color=f"C{k}", label=f"decoder for {objective_label(objective)}")
-        axes[1].plot(d["round"], d["prior_diversity"], marker="o", color=f"C{k}",
+    for objective, d in decoders.groupby("objective", sort=False):
+        axes[0].plot(d["round"], d["valid_rc"], marker="o", color=colour[objective],
                      label=f"decoder for {objective_label(objective)}")
-    for k, (algorithm, objective) in enumerate(pairs):
+        axes[1].plot(d["round"], d["prior_diversity"], marker="o", color=colour[objective],
+                     label=f"decoder for {objective_label(objective)}")
+    for algorithm, objective in pairs:
         m = metrics[(metrics["algorithm"] == algorithm) & (metrics["objective"] == objective)].sort_values("round")
         if "level_diversity" in m and m["level_diversity"].notna().any():
-            axes[2].plot(m["round"], m["level_diversity"], marker="o", color=f"C{k}",
+            axes[2].plot(m["round"], m["level_diversity"], marker=MARKERS[algorithm], color=colour[objective],
                          label=_pair_label(algorithm, objective, m["maximize"].iloc[0]))
     for ax, name in zip(axes, ("validation $L_{RC}$ of the data", "diversity of prior samples",
                                "diversity of the first γ level's samples")):
