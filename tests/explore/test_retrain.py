@@ -104,3 +104,30 @@ def _toy(tmp_path):
     assert after < 1e-4 and after < short / 100  # measured: 0.50 short before, 1.1e-5 after (one thread)
     assert list(history["epoch"]) == list(range(1, 11)) and np.isfinite(history["valid_rc"]).all()
     assert tuned.extra == model.extra and next(model.parameters()) is not next(tuned.parameters())
+
+
+def test_the_levels_samples_enter_the_pool_through_both_checks(tmp_path):
+    """A stochastic search's kept level samples go through the final states' checks: the
+    ground-state spiral survives the kick and enters relaxed (itself); the polarized state, a
+    saddle at zero field, enters as the spiral the kick turns it into; a level the search never
+    reached (NaN) adds nothing."""
+    import xarray as xr
+    from latentspin.physics import hamiltonian, observables, textures
+
+    L, ham = 32, Hamiltonian()
+    n, m, ground = hamiltonian.lattice_ground_state(L, ham)
+    spiral = textures.spiral(L, n, m, ham).float()
+    up = torch.zeros(3, L, L)
+    up[2] = 1.0
+    levels = torch.stack([torch.stack([spiral, up]), torch.full((2, 3, L, L), float("nan"))])
+    store = tmp_path / "trajectory.zarr"
+    xr.Dataset({"level_spins": (("level", "sample", "component", "y", "x"), levels.numpy())},
+               attrs={"algorithm": "stochastic", "objective": "Mz"}).to_zarr(store)
+    config = {"seed": 3, "hamiltonian": {"J": 1.0, "D": 0.3, "B": 0.0, "dmi": "bloch"},
+              "explore": {"relax_sweeps": 200, "stability": {"temperature": 0.05, "sweeps": 1000, "quench_sweeps": 200,
+                                                             "energy_tolerance": 5e-3, "mz_tolerance": 0.05}}}
+    states, survived = retrain.found_level_states(store, config)
+    assert survived.tolist() == [True, False]
+    measured = observables.measure(states, ham)
+    assert abs(measured["energy"][0] - ground) < 1e-6
+    assert abs(measured["Mz"][1]) < 0.05 and measured["energy"][1] < -2.03  # a spiral, not the +z state

@@ -3,11 +3,13 @@ the smoke run of the paper's pairs: one round for the Mz searches."""
 
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 import yaml
 from conftest import run_snakemake as snakemake
+from latentspin.core import stores
 from latentspin.vae.model import load_model
 
 pytestmark = pytest.mark.slow
@@ -28,7 +30,8 @@ def planned_jobs(stdout: str) -> dict[str, int]:
 
 def test_a_round_retrains_the_decoder_and_searches_again(smoke_paper_pairs, checkout, tmp_path):
     """Round 1's decoder for Mz is round 0's fine-tuned (other weights, same architecture and β),
-    on the data and what the search the loop repeats (stochastic Mz, not genetic Mz) found; round
+    on the data and what the search the loop repeats (stochastic Mz, not genetic Mz) found, its
+    final state and its γ levels' samples; round
     1's search uses it, round 0's results are not touched; metrics.csv holds both rounds of that
     search with the decoder's validation L_RC and the guards' diversities; the round has its own
     claims and paths, and the figure across rounds is drawn; a second run has nothing to do;
@@ -50,7 +53,10 @@ def test_a_round_retrains_the_decoder_and_searches_again(smoke_paper_pairs, chec
     table = pd.read_csv(workdir / "results/retrain/metrics.csv")
     assert sorted(zip(table["algorithm"], table["round"])) == [("stochastic", 0), ("stochastic", 1)]
     row = table[table["round"] == 1].iloc[0]
-    assert row["retrain_found_states"] == 1 and 0 < row["retrain_found_weight"] <= 1
+    # the final state, and the kept samples of every γ level the round-0 search reached
+    levels = stores.open_dataset(workdir / "results/explore/stochastic/Mz/trajectory.zarr")["level_spins"].values
+    kept = int(np.isfinite(levels.reshape(-1, *levels.shape[-3:])).all(axis=(1, 2, 3)).sum())
+    assert kept >= 3 and row["retrain_found_states"] == 1 + kept and 0 < row["retrain_found_weight"] <= 1
     assert row["retrain_valid_rc"] > 0 and row["retrain_valid_rc_before"] > 0
     assert 0 < row["retrain_prior_diversity"] <= 1 and 0 < row["retrain_prior_diversity_before"] <= 1
     assert (0 <= table["level_diversity"]).all() and (table["level_diversity"] <= 1).all()

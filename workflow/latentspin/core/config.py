@@ -49,8 +49,8 @@ FIGURE_SECTIONS = ("lattice", "hamiltonian", "explore.objectives.C", "explore.ob
 # (not explore.retrain.rounds or .pairs: more rounds, or another objective's searches, leave a
 # decoder as it was; the searches a decoder learns from are its job's inputs)
 RETRAIN_SECTIONS = ("seed", "lattice", "hamiltonian", "vae.training", "vae.diagnostics", "explore.objectives.C",
-                    "explore.objectives.C_BC", "explore.retrain.k", "explore.retrain.epochs",
-                    "explore.retrain.lr")
+                    "explore.objectives.C_BC", "explore.relax_sweeps", "explore.stability", "explore.retrain.k",
+                    "explore.retrain.epochs", "explore.retrain.lr")
 CLAIMS_SECTIONS = ("lattice", "hamiltonian", "vae.beta", "explore.stability", "figures", "claims")
 
 

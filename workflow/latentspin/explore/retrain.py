@@ -5,7 +5,8 @@ range, the search stops at the edge of it; the real Hamiltonian can carry a foun
 (zero-temperature relaxation, in a field say, turns a tilted state towards the field), and a
 decoder fine-tuned on those relaxed states renders them, so that the next search starts from a
 wider range. This is weighted retraining (Tripp, Daxberger and Hernández-Lobato, NeurIPS 2020):
-the training pool (the original data and the relaxed states of the searches) is weighted by rank
+the training pool (the original data and the relaxed states of the searches: their final states
+and their γ levels' samples) is weighted by rank
 of objective, w_i ∝ 1 / (k N + rank_i) with rank 0 the best, and the decoder is trained on a
 resample of the pool drawn with those weights. A small k lets the best states dominate; as k grows
 the weights flatten towards the plain data. Validated on the original validation data, whose L_RC
@@ -132,6 +133,33 @@ def found_states(run_path: str | Path) -> tuple[Tensor, Tensor]:
     return torch.where(survived[:, None, None, None], relaxed, kicked), survived
 
 
+def found_level_states(run_path: str | Path, config: Mapping, threads: int | None = None) -> tuple[Tensor, Tensor]:
+    """What a stochastic search's γ levels add to the pool: the kept samples of every level's
+    distribution N(μ*, σ*²), decoded by the search, through the same checks as its final states
+    (:func:`latentspin.explore.search.check_states`, with the random streams
+    ``stability/{algorithm}/{objective}/levels``): relaxed where they survive the kick, kicked where
+    not; and whether each survived. The broad early levels hold what the end of the search does not
+    (at the quick preset the Mz search's samples at γ = 0.01 are skyrmion lattices with Mz 0.4,
+    while μ* ends uniform). Nothing for a search without levels."""
+    from latentspin.core.seeds import sample_keys
+    from latentspin.explore.search import check_states, survived_kick
+    from latentspin.physics import observables
+
+    ds = open_dataset(run_path)
+    if "level_spins" not in ds or ds["level_spins"].shape[0] == 0:
+        return torch.empty(0), torch.empty(0, dtype=torch.bool)
+    spins = read_values(ds, "level_spins", run_path)
+    x = torch.from_numpy(spins.reshape(-1, *spins.shape[-3:]))
+    x = x[torch.isfinite(x).flatten(1).all(dim=1)]  # levels the search never reached are NaN
+    ham = Hamiltonian.from_config(config["hamiltonian"])
+    keys = sample_keys(config["seed"], f"stability/{ds.attrs['algorithm']}/{ds.attrs['objective']}/levels",
+                       range(len(x)))
+    relaxed, kicked, settled = check_states(x, ham, config["explore"], keys, threads=threads)
+    survived = torch.from_numpy(survived_kick(*({k: v.numpy() for k, v in observables.measure(s, ham).items()}
+                                                for s in (settled, kicked)), config["explore"]["stability"]))
+    return torch.where(survived[:, None, None, None], relaxed, kicked), survived
+
+
 def objective_values(objective, x: Tensor, batch_size: int = 256) -> Tensor:
     """The objective of every state of x, in float64, batch by batch."""
     with torch.no_grad():
@@ -143,8 +171,9 @@ def retrain_job(config: Mapping, objective_name: str, round_number: int, model_p
                 threads: int | None = None, progress: bool = True) -> dict:
     """One round's decoder for one objective (``explore.retrain``): the previous round's decoder
     (round 1: the chosen β's) fine-tuned on the training data and what the previous round's searches
-    of this objective found (:func:`found_states`, one trajectory per algorithm in `runs`), weighted
-    by rank of the objective. Writes `out_dir`/model.pt, history.csv (its validation L_RC on the
+    of this objective found (:func:`found_states` and, of a stochastic search, its γ levels'
+    samples, :func:`found_level_states`; one trajectory per algorithm in `runs`), weighted by rank
+    of the objective. Writes `out_dir`/model.pt, history.csv (its validation L_RC on the
     original data per epoch) and pool.json; its checkpoint, `out_dir`/checkpoint.pt, is removed once
     they are written."""
 
@@ -158,11 +187,12 @@ def retrain_job(config: Mapping, objective_name: str, round_number: int, model_p
     valid_x, _ = load_spins(valid, dev, L=L)
     found, survived, sources = [], [], []
     for algorithm, path in sorted(runs.items()):
-        states, kept = found_states(path)
-        found.append(states)
-        survived.append(kept)
-        sources += [algorithm] * len(states)
-    found_x = torch.cat(found).float()
+        for states, kept, source in ((*found_states(path), algorithm),
+                                     (*found_level_states(path, config, threads), f"{algorithm} levels")):
+            found.append(states)
+            survived.append(kept)
+            sources += [source] * len(states)
+    found_x = torch.cat([f for f in found if len(f)]).float()
     values = torch.cat([objective_values(objective, train_x), objective_values(objective, found_x)])
     weights = rank_weights(values, objective.maximize, settings["k"])
     out = Path(out_dir)

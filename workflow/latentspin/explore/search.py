@@ -265,6 +265,20 @@ def kick_states(x: torch.Tensor, ham: Hamiltonian, stability: Mapping, keys: np.
     return torch.from_numpy(kick(x.numpy(), ham, T, sweeps, quench_sweeps, keys, threads=threads))
 
 
+def check_states(x: torch.Tensor, ham: Hamiltonian, explore: Mapping, keys: np.ndarray,
+                 device: torch.device | str = "cpu", threads: int | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Both checks of states x (n, 3, L, L) with the explore section's settings: relaxed
+    (``relax_sweeps`` zero-temperature sweeps), kicked (:func:`kick_states`, state i with keys[i])
+    and settled, the kick's control (the relaxed states relaxed on for as many sweeps as the kick
+    has in all, so that a state still relaxing is not taken for one that the kick made decay)."""
+    relaxed = relax_states(x, ham, explore["relax_sweeps"], device, threads)
+    kicked = kick_states(x, ham, explore["stability"], keys, device, threads)
+    stability = explore["stability"]
+    control_sweeps = max(0, stability["sweeps"] + stability["quench_sweeps"] - explore["relax_sweeps"])
+    return relaxed, kicked, relax_states(relaxed, ham, control_sweeps, device, threads)
+
+
 def survived_kick(relaxed: Mapping[str, np.ndarray], kicked: Mapping[str, np.ndarray],
                   stability: Mapping) -> np.ndarray:
     """Per state (bool): whether it survived the kick, i.e. the kick kept its W, moved its Mz by
@@ -338,14 +352,9 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
 
     x_initial, amplitude_initial = _decode(model.decoder, initial_codes, device)
     x_final, amplitude_final = _decode(model.decoder, final_codes, device)
-    x_relaxed = relax_states(x_final, ham, ex["relax_sweeps"], device, threads)
     kick_keys = sample_keys(config["seed"], f"stability/{algorithm}/{objective_name}", range(len(x_final)))
-    x_kicked = kick_states(x_final, ham, ex["stability"], kick_keys, device, threads)
-    # the kick's control: as many sweeps, all at T = 0, so that a state still relaxing after
-    # relax_sweeps is not taken for one that the kick made decay
-    control_sweeps = max(0, ex["stability"]["sweeps"] + ex["stability"]["quench_sweeps"] - ex["relax_sweeps"])
-    settled = state_metrics(relax_states(x_relaxed, ham, control_sweeps, device, threads), ham, obj,
-                            ex["nodal_threshold"])
+    x_relaxed, x_kicked, x_settled = check_states(x_final, ham, ex, kick_keys, device, threads)
+    settled = state_metrics(x_settled, ham, obj, ex["nodal_threshold"])
     metrics = {}
     for name, x, codes, amplitude in (("initial", x_initial, initial_codes, amplitude_initial),
                                       ("final", x_final, final_codes, amplitude_final),
