@@ -26,7 +26,7 @@ rule retrain_decoder:
         gpu=gpus("vae"),
     params:
         config=lambda wc: retrain_job_json(config, wc.objective),
-        runs=lambda wc: " ".join(f"--run {a}/{wc.objective}={p}" for a, p in previous_runs(wc).items()),
+        runs=lambda wc: run_args([(a, wc.objective) for a in searches_of(wc.objective)], int(wc.round) - 1),
         device=config["vae"]["device"],
     shell:
         "python -m latentspin retrain --config {params.config:q} --objective {wildcards.objective}"

@@ -51,10 +51,10 @@ def write_round_metrics(summaries: list[str | Path], pools: list[str | Path], ou
     """results/retrain/metrics.csv: every pair's row in every round of explore.retrain (its
     ``round`` column, 0 the plain run's) with the diversity of its first γ level's samples where it
     has levels (:func:`level_diversity`), and the path of its trajectory (``trajectory``: the store
-    beside its summary), beside what its
-    round's decoder was retrained on (from each pool.json, round 0 left blank): the found states and their share of the weights, the
-    validation L_RC of the original data and the diversity of decoded prior samples, each before and
-    after the round's fine-tuning."""
+    beside its summary), beside what its round's decoder was retrained on (from each pool.json,
+    round 0 left blank): the found states and their share of the weights, the validation L_RC of
+    the original data and the diversity of decoded prior samples, each before and after the round's
+    fine-tuning."""
     stores = [Path(p).parent / "trajectory.zarr" for p in summaries]
     rows = [json.loads(Path(p).read_text()) | {"trajectory": str(store)} | level_diversity(store)
             for p, store in zip(summaries, stores)]

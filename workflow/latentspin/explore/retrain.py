@@ -204,10 +204,9 @@ def retrain_job(config: Mapping, objective_name: str, round_number: int, model_p
     # guard against a decoder collapsing onto one state: the diversity of decoded prior samples
     prior = config["vae"]["diagnostics"]["prior_samples"], derive_seed(config["seed"], "retrain-prior")
     diversity_before = diversity(decode_prior(model, *prior, batch_size))
-    tuned, history = fine_tune(model, (train_x.to(dev), found_x.to(dev)), values, objective.maximize, valid_x, k=settings["k"],
-                               epochs=settings["epochs"], lr=settings["lr"],
-                               batch_size=batch_size, seed=seed, checkpoint=checkpoint,
-                               size=len(train_x), progress=progress)
+    tuned, history = fine_tune(model, (train_x.to(dev), found_x.to(dev)), values, objective.maximize, valid_x,
+                               k=settings["k"], epochs=settings["epochs"], lr=settings["lr"], batch_size=batch_size,
+                               seed=seed, checkpoint=checkpoint, size=len(train_x), progress=progress)
     n = len(train_x)
     summary = {"objective": objective_name, "round": round_number, "maximize": int(objective.maximize),
                "data_states": n, "found_states": len(found_x), "found_survived_kick": int(torch.cat(survived).sum()),

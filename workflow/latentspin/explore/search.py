@@ -259,7 +259,8 @@ def kick_states(x: torch.Tensor, ham: Hamiltonian, stability: Mapping, keys: np.
     if _on_torch_twin(x, sweeps + quench_sweeps, device):
         from latentspin.anneal.heatbath_torch import chain_batch
 
-        return chain_batch(x.to(device, torch.float64), keys, np.full(sweeps, 1.0 / T), quench_sweeps, ham).float().cpu()
+        betas = np.full(sweeps, 1.0 / T)
+        return chain_batch(x.to(device, torch.float64), keys, betas, quench_sweeps, ham).float().cpu()
     from latentspin.anneal.driver import kick
 
     return torch.from_numpy(kick(x.numpy(), ham, T, sweeps, quench_sweeps, keys, threads=threads))
@@ -272,9 +273,9 @@ def check_states(x: torch.Tensor, ham: Hamiltonian, explore: Mapping, keys: np.n
     (``relax_sweeps`` zero-temperature sweeps), kicked (:func:`kick_states`, state i with keys[i])
     and settled, the kick's control (the relaxed states relaxed on for as many sweeps as the kick
     has in all, so that a state still relaxing is not taken for one that the kick made decay)."""
-    relaxed = relax_states(x, ham, explore["relax_sweeps"], device, threads)
-    kicked = kick_states(x, ham, explore["stability"], keys, device, threads)
     stability = explore["stability"]
+    relaxed = relax_states(x, ham, explore["relax_sweeps"], device, threads)
+    kicked = kick_states(x, ham, stability, keys, device, threads)
     control_sweeps = max(0, stability["sweeps"] + stability["quench_sweeps"] - explore["relax_sweeps"])
     return relaxed, kicked, relax_states(relaxed, ham, control_sweeps, device, threads)
 
