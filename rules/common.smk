@@ -30,6 +30,7 @@ from latentspin.core.config import (  # noqa: E402
     IMPORT_SECTIONS,
     TRAIN_SECTIONS,
     OBJECTIVES,
+    PRETRAINED_SECTIONS,
     SPLITS,
     check_consistency,
     custom_objectives,
@@ -50,6 +51,17 @@ ENV = "../envs/latentspin.yaml"
 # beta as it appears in paths: results/vae/beta0.001/
 BETAS = [repr(float(b)) for b in config["vae"]["betas"]]
 CHOSEN_BETA = repr(float(config["vae"]["beta"]))
+
+# vae.pretrained (docs/models.md): the chosen beta's model from a file instead of training, found
+# and checked now (its SHA-256, weights, architecture and beta against this config), before any job
+PRETRAINED_MODEL = None
+if config["vae"].get("pretrained"):
+    from latentspin.vae import shipped
+
+    PRETRAINED_MODEL = str(
+        shipped.resolve(config["vae"]["pretrained"]["path"], [WORK_DIR, workflow.basedir])
+    )
+    shipped.check(config, PRETRAINED_MODEL)
 
 # the explored (algorithm, objective) pairs
 PAIRS = explore_pairs(config)

@@ -27,6 +27,32 @@ rule train_vae:
         " --device {params.device} --threads {threads} 2> {log}"
 
 
+
+# vae.pretrained: the chosen beta's model is a shipped file (docs/models.md), checked and put where
+# training would have written it; the other betas, if any, are trained.
+if PRETRAINED_MODEL:
+
+    localrules:
+        install_pretrained_vae,
+
+    ruleorder: install_pretrained_vae > train_vae
+
+    rule install_pretrained_vae:
+        input:
+            PRETRAINED_MODEL,
+        output:
+            model=f"results/vae/beta{CHOSEN_BETA}/model.pt",
+            history=f"results/vae/beta{CHOSEN_BETA}/history.csv",
+        log:
+            "results/logs/vae/install_pretrained.log",
+        conda:
+            ENV
+        params:
+            config=section_json(config, PRETRAINED_SECTIONS),
+        shell:
+            "python -m latentspin install-model --config {params.config:q} --model {input}"
+            " --out-dir results/vae/beta{CHOSEN_BETA} 2> {log}"
+
 rule vae_report:
     input:
         models=expand("results/vae/beta{beta}/model.pt", beta=BETAS),

@@ -111,6 +111,23 @@ def cmd_train_vae(args):
                          "rerun to resume it") from None
 
 
+def cmd_export_model(args):
+    from latentspin.vae.shipped import export_model
+
+    provenance: dict = {}
+    for source in args.provenance or []:
+        provenance = cfg.merge(provenance, cfg.read_source(source))
+    digest = export_model(args.model, args.history, args.out, provenance)
+    print(f"{args.out}\nsha256: {digest}")
+
+
+def cmd_install_model(args):
+    from latentspin.vae.shipped import install
+
+    config = cfg.load(args.config, cfg.PRETRAINED_SECTIONS)
+    install(config, args.model, args.out_dir)
+
+
 def cmd_vae_report(args):
     from latentspin.figures import vae
 
@@ -276,6 +293,20 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out-dir", required=True, help="writes model.pt, history.csv (and checkpoint.pt while running)")
     _checkpoint_argument(q, "training")
     device_and_threads(q)
+
+    q = command("export-model", cmd_export_model,
+                "one trained model with its history and provenance as a file to hand on (vae.pretrained)")
+    q.add_argument("--model", required=True, help="model.pt as training wrote it")
+    q.add_argument("--history", required=True, help="its history.csv")
+    q.add_argument("--provenance", action="append", default=None,
+                   help="YAML file or inline JSON mapping recorded in the file (commit, config, machine, hours); "
+                        "repeat to merge")
+    q.add_argument("--out", required=True, help="the file to write; its SHA-256 is printed")
+
+    q = command("install-model", cmd_install_model,
+                "check a model file against the config (vae.pretrained) and write it as a trained one", config=True)
+    q.add_argument("--model", required=True, help="the file vae.pretrained.path names")
+    q.add_argument("--out-dir", required=True, help="writes model.pt and history.csv, as train-vae would")
 
     q = command("vae-report", cmd_vae_report,
                 "posterior-collapse and X_VAE diagnostics of every model: JSON, table and figure", config=True)

@@ -38,6 +38,8 @@ ANNEAL_SECTIONS = ("seed", "lattice", "hamiltonian", "data", "anneal")
 # a split imported from OVF files (data.{split}.ovf): its observables and attrs
 IMPORT_SECTIONS = ("seed", "lattice", "hamiltonian")
 TRAIN_SECTIONS = ("seed", "lattice", "vae.architecture", "vae.training")
+# a shipped model checked against the config (vae.pretrained)
+PRETRAINED_SECTIONS = ("lattice", "vae.beta", "vae.architecture", "vae.pretrained")
 DIAGNOSE_SECTIONS = ("seed", "lattice", "hamiltonian", "vae.diagnostics", "explore.nodal_threshold")
 # (the built-in objectives' settings only: a search of your own objective adds its own entry of
 # explore.objectives.custom, see explore_sections, and the figures read none)

@@ -54,7 +54,8 @@ class Claim:
     figure: str
     claim: str
     paper: str
-    needs: tuple  # the (algorithm, objective) pairs it reads; ("vae",) for the diagnostics
+    needs: tuple  # the (algorithm, objective) pairs it reads; "vae" for the diagnostics, with "larger β" or
+    #              "smaller β" for a model of β above or below vae.beta beside it
     measure: Callable[[Inputs], tuple[float, str, str, bool]]  # -> value, measured, criterion, held
 
 
@@ -296,9 +297,9 @@ CLAIMS = [
     Claim("5d-C_BC-stable", "5d", "the C_BC-maximized state is energetically stable", "Fig. 5d",
           (("stochastic", "C_BC"),), _bc_stable),
     Claim("6-collapse", "Methods", "VAEs with β > 0.001 suffer posterior collapse", "excluded for collapse",
-          ("vae",), _collapse),
+          ("vae", "larger β"), _collapse),
     Claim("6-closer-to-prior", "Methods", "β = 0.001 gives a latent code closer to N(0, I) than β = 0.0001",
-          "chosen for it", ("vae",), _closer_to_prior),
+          "chosen for it", ("vae", "smaller β"), _closer_to_prior),
 ]
 
 
@@ -308,6 +309,11 @@ def _available(claim: Claim, inp: Inputs) -> str | None:
         if need == "vae":
             if inp.vae is None or inp.chosen_beta not in set(inp.vae["beta"]):
                 return f"VAE diagnostics of β = {inp.chosen_beta:g}"
+        elif need in ("larger β", "smaller β"):
+            larger = need == "larger β"
+            betas = set(inp.vae["beta"]) if inp.vae is not None else set()
+            if not any(b > inp.chosen_beta if larger else b < inp.chosen_beta for b in betas):
+                return f"a model of β {'>' if larger else '<'} {inp.chosen_beta:g} (add one to vae.betas)"
         elif need not in inp.pairs:
             return f"the pair {need[0]}/{need[1]} (add it to {inp.pairs_key})"
     return None
