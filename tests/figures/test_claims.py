@@ -207,6 +207,14 @@ def test_with_the_chosen_beta_alone_the_beta_claims_are_not_run_rather_than_fail
     assert larger_only.loc["6-collapse", "held"] == "yes" and larger_only.loc["6-closer-to-prior", "held"] == NOT_RUN
 
 
+def test_the_beta_claims_say_how_long_each_model_was_trained():
+    # the paper-scale campaign trains the other beta for a few epochs only: the table must say so
+    t = table(vae=vae().assign(epochs=[5, 5, 100, 4]))
+    assert "β=0.1: 5 (5 epochs), β=0.01: 20 (5 epochs), β=0.001: 90 (100 epochs)" in t.loc["6-collapse", "measured"]
+    assert "β=0.001: 40.0 (100 epochs); β=0.0001: 80.0 (4 epochs)" in t.loc["6-closer-to-prior", "measured"]
+    assert "epochs" not in table().loc["6-collapse", "measured"]
+
+
 def test_missing_runs_are_listed_not_dropped():
     p = pairs()
     del p[("stochastic", "Mz")]

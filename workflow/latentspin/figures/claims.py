@@ -246,12 +246,17 @@ def _bc_stable(inp):
             nodal == 0 and survived)
 
 
+def _epochs(t: pd.DataFrame, beta: float) -> str:
+    """" (5 epochs)" after a model's numbers, where the diagnostics say how long it was trained."""
+    return f" ({int(t.loc[beta, 'epochs'])} epochs)" if "epochs" in t.columns else ""
+
+
 def _collapse(inp):
     t = inp.vae.set_index("beta")
     ref = float(t.loc[inp.chosen_beta, "active_units"])
     larger = t[t.index > inp.chosen_beta]
     f = inp.criteria["collapse_fraction"]
-    units = ", ".join(f"β={b:g}: {int(u)}" for b, u in t["active_units"].items())
+    units = ", ".join(f"β={b:g}: {int(u)}{_epochs(t, b)}" for b, u in t["active_units"].items())
     held = len(larger) > 0 and bool((larger["active_units"] < f * ref).all())
     return (float(larger["active_units"].max()) if len(larger) else float("nan"),
             f"active latent units of {int(t['latent_dim'].iloc[0])}: {units}",
@@ -262,9 +267,10 @@ def _closer_to_prior(inp):
     t = inp.vae.set_index("beta")
     smaller = t[t.index < inp.chosen_beta]
     kl = float(t.loc[inp.chosen_beta, "kl_total"])
-    others = ", ".join(f"β={b:g}: {v:.1f}" for b, v in smaller["kl_total"].items())
+    others = ", ".join(f"β={b:g}: {v:.1f}{_epochs(t, b)}" for b, v in smaller["kl_total"].items())
     held = len(smaller) > 0 and bool((smaller["kl_total"] > kl).all())
-    return (kl, f"KL(q(z|x) ‖ N(0, I)) per sample: β={inp.chosen_beta:g}: {kl:.1f}; {others}",
+    return (kl, f"KL(q(z|x) ‖ N(0, I)) per sample: β={inp.chosen_beta:g}: {kl:.1f}{_epochs(t, inp.chosen_beta)}; "
+                f"{others}",
             f"smaller than every β < {inp.chosen_beta:g}'s", held)
 
 

@@ -156,8 +156,9 @@ def report(config: Mapping, models: Sequence[str | Path], histories: Sequence[st
         r = diagnose(model, valid_x, ham, beta=model.extra["beta"], prior_samples=d["prior_samples"],
                      active_threshold=d["active_threshold"], nodal_threshold=threshold,
                      seed=derive_seed(config["seed"], "vae-prior-samples"), data=data)
-        results.append(r)
         curves[r["beta"]] = pd.read_csv(history_path)
+        r["epochs"] = len(curves[r["beta"]])  # models of one report may be trained for different lengths
+        results.append(r)
     t = table(results)
     write_json(results, json)
     write_csv(t, table_out)
