@@ -215,6 +215,16 @@ def test_the_beta_claims_say_how_long_each_model_was_trained():
     assert "epochs" not in table().loc["6-collapse", "measured"]
 
 
+def test_a_stochastic_claim_says_whether_its_search_converged_or_hit_the_cap():
+    capped = table(pairs=pairs(stochastic__energy={"iterations": 30000, "converged": 0}))
+    assert capped.loc["5c-gap", "measured"].endswith(
+        "[the stochastic energy search ran 30,000 steps, stopped at explore.stochastic.max_iterations before σ* "
+        "converged]")
+    done = table(pairs=pairs(stochastic__Mz={"iterations": 9540, "converged": 1}))
+    assert "ran 9,540 steps, converged: max σ* below" in done.loc["5b-skyrmions", "measured"]
+    assert "ran" not in done.loc["4f-gap", "measured"]  # a genetic claim: no such note
+
+
 def test_missing_runs_are_listed_not_dropped():
     p = pairs()
     del p[("stochastic", "Mz")]

@@ -325,6 +325,20 @@ def _available(claim: Claim, inp: Inputs) -> str | None:
     return None
 
 
+def _how_searches_ended(claim: Claim, inp: Inputs) -> str:
+    """How long each stochastic search the claim reads ran, and whether it reached the paper's
+    stopping rule (max σ* below explore.stochastic.sigma_tol) or the step cap before it: a result
+    of a search cut short is named as such."""
+    notes = []
+    for need in claim.needs:
+        run = inp.pairs.get(need) if isinstance(need, tuple) and need[0] == "stochastic" else None
+        if run is not None and "iterations" in run:
+            end = ("converged: max σ* below explore.stochastic.sigma_tol" if int(run.get("converged", 0))
+                   else "stopped at explore.stochastic.max_iterations before σ* converged")
+            notes.append(f"the stochastic {need[1]} search ran {int(run['iterations']):,} steps, {end}")
+    return f" [{'; '.join(notes)}]" if notes else ""
+
+
 def claims_table(inp: Inputs) -> pd.DataFrame:
     """One row per claim of :data:`CLAIMS`, in order."""
     rows = []
@@ -335,6 +349,7 @@ def claims_table(inp: Inputs) -> pd.DataFrame:
             row |= {"value": float("nan"), "measured": f"not run: needs {missing}", "criterion": "", "held": NOT_RUN}
         else:
             value, measured, criterion, held = c.measure(inp)
+            measured += _how_searches_ended(c, inp)
             row |= {"value": float(value), "measured": measured, "criterion": criterion,
                     "held": "yes" if held else "no"}
         rows.append(row)
