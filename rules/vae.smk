@@ -49,9 +49,10 @@ if PRETRAINED_MODEL:
             ENV
         params:
             config=section_json(config, PRETRAINED_SECTIONS),
+            out_dir=lambda wc, output: os.path.dirname(output.model),
         shell:
             "python -m latentspin install-model --config {params.config:q} --model {input}"
-            " --out-dir results/vae/beta{CHOSEN_BETA} 2> {log}"
+            " --out-dir {params.out_dir} 2> {log}"
 
 rule vae_report:
     input:
