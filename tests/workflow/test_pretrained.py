@@ -46,6 +46,8 @@ def test_the_chosen_model_is_installed_not_trained(root, workdir):
     counts = jobs(r.stdout)
     assert counts["install_pretrained_vae"] == 1 and "train_vae" not in counts
     assert counts["anneal_shard"] == 3  # the data the figures and claims read, still annealed
+    lint, _ = snakemake(root, workdir, extra=["--lint"], configfiles=[workdir / "decoder.yaml"])
+    assert "Congratulations" in lint.stdout + lint.stderr  # the rule that exists only with vae.pretrained set
     snakemake(root, workdir, "results/vae/beta0.001/model.pt", configfiles=[workdir / "decoder.yaml"])
     assert not (workdir / "results" / "data").exists()  # the model alone needs no data
     installed = load_model(workdir / "results" / "vae" / "beta0.001" / "model.pt")
