@@ -27,7 +27,6 @@ rule train_vae:
         " --device {params.device} --threads {threads} 2> {log}"
 
 
-
 # vae.pretrained: the chosen beta's model is a shipped file (docs/models.md), checked and put where
 # training would have written it; the other betas, if any, are trained.
 if PRETRAINED_MODEL:
@@ -53,6 +52,7 @@ if PRETRAINED_MODEL:
         shell:
             "python -m latentspin install-model --config {params.config:q} --model {input}"
             " --out-dir {params.out_dir} 2> {log}"
+
 
 rule vae_report:
     input:

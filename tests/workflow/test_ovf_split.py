@@ -2,11 +2,10 @@
 the other split's annealing is untouched, and changing the folder's files reruns the import."""
 
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from conftest import dry_run_jobs
 from conftest import run_snakemake as snakemake
 from latentspin.anneal.ovf_import import METHOD
 from latentspin.core import ovf
@@ -23,12 +22,6 @@ def state(n: int) -> np.ndarray:
         np.float32)
 
 
-def jobs(output: str) -> dict[str, int]:
-    """The dry run's job counts by rule (its 'Job stats' table)."""
-    table = output[output.index("Job stats:"):]
-    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.MULTILINE) if rule != "total"}
-
-
 def test_a_split_with_ovf_set_is_imported_instead_of_annealed(root, tmp_path):
     folder = tmp_path / "my_states"
     folder.mkdir()
@@ -40,12 +33,12 @@ def test_a_split_with_ovf_set_is_imported_instead_of_annealed(root, tmp_path):
 
     r, _ = snakemake(root, tmp_path, *targets, extra=("-n", "-p"), configfiles=[imported])
     out = r.stdout + r.stderr
-    assert jobs(out) == {"import_split": 1, "anneal_shard": 1, "assemble_split": 1}
+    assert dry_run_jobs(out) == {"import_split": 1, "anneal_shard": 1, "assemble_split": 1}
     assert "results/data/shards/train" not in out and "latentspin import-ovf my_states" in out
     valid_anneal = re.search(r"python -m latentspin anneal .*--split valid.*", out)[0]
     r, _ = snakemake(root, tmp_path, *targets, extra=("-n", "-p"))
     plain = r.stdout + r.stderr
-    assert jobs(plain) == {"anneal_shard": 3, "assemble_split": 2}  # the smoke preset's 2 + 1 shards
+    assert dry_run_jobs(plain) == {"anneal_shard": 3, "assemble_split": 2}  # the smoke preset's 2 + 1 shards
     assert valid_anneal in plain  # the valid split's job is the same: importing train reruns none of it
 
     snakemake(root, tmp_path, "results/data/train.zarr", configfiles=[imported])
@@ -59,14 +52,12 @@ def test_a_split_with_ovf_set_is_imported_instead_of_annealed(root, tmp_path):
     ovf.write_ovf(folder / "s3.ovf", state(4))
     r, _ = snakemake(root, tmp_path, "results/data/train.zarr", extra=("-n",), configfiles=[imported])
     out = r.stdout + r.stderr
-    assert jobs(out) == {"import_split": 1}
+    assert dry_run_jobs(out) == {"import_split": 1}
     assert re.search(r"reason: Updated input files: my_states/s[13]\.ovf, my_states/s[13]\.ovf", out)
 
     for f in folder.iterdir():
         f.unlink()
-    cmd = [sys.executable, "-m", "snakemake", "results/data/train.zarr", "-n", "-s", str(root / "Snakefile"),
-           "--directory", str(tmp_path), "--cores", "1", "--configfile", str(root / "presets" / "smoke.yaml"),
-           str(imported)]
-    r = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120)
+    r, _ = snakemake(root, tmp_path, "results/data/train.zarr", extra=["-n"], configfiles=[imported], timeout=120,
+                     check=False)
     assert r.returncode != 0
     assert "config key data.train.ovf: my_states: the folder holds no OVF files" in r.stdout + r.stderr

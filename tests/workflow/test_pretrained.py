@@ -3,12 +3,11 @@ trained (no data needed for it), and a file that is not the one the config names
 before any job, naming the file."""
 
 import re
-import subprocess
-import sys
 
 import pytest
 import torch
 import yaml
+from conftest import dry_run_jobs
 from conftest import run_snakemake as snakemake
 from latentspin.core import config as cfg
 from latentspin.vae import shipped
@@ -16,12 +15,6 @@ from latentspin.vae.model import VAE, load_model, save_model
 from latentspin.vae.training import vae_config
 
 pytestmark = pytest.mark.slow
-
-
-def jobs(output: str) -> dict[str, int]:
-    """The dry run's job counts by rule (its 'Job stats' table)."""
-    table = output[output.index("Job stats:"):]
-    return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.MULTILINE) if rule != "total"}
 
 
 @pytest.fixture
@@ -43,7 +36,7 @@ def workdir(root, tmp_path, paper_config):
 
 def test_the_chosen_model_is_installed_not_trained(root, workdir):
     r, _ = snakemake(root, workdir, extra=["-n"], configfiles=[workdir / "decoder.yaml"])
-    counts = jobs(r.stdout)
+    counts = dry_run_jobs(r.stdout)
     assert counts["install_pretrained_vae"] == 1 and "train_vae" not in counts
     assert counts["anneal_shard"] == 3  # the data the figures and claims read, still annealed
     lint, _ = snakemake(root, workdir, extra=["--lint"], configfiles=[workdir / "decoder.yaml"])
@@ -59,9 +52,7 @@ def test_the_chosen_model_is_installed_not_trained(root, workdir):
 def test_a_changed_model_file_stops_snakemake_before_any_job(root, workdir):
     model = workdir / "models" / "decoder.pt"
     model.write_bytes(model.read_bytes()[:-100])
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(root / "Snakefile"), "--directory", str(workdir),
-           "--cores", "2", "--configfile", str(root / "presets" / "smoke.yaml"), str(workdir / "decoder.yaml")]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    r, _ = snakemake(root, workdir, configfiles=[workdir / "decoder.yaml"], timeout=300, check=False)
     assert r.returncode != 0
     assert re.search(r"models/decoder\.pt: its SHA-256 is [0-9a-f]{64}, not the [0-9a-f]{64} that config key "
                      r"vae\.pretrained\.sha256 names", r.stderr + r.stdout)
