@@ -52,6 +52,11 @@ ENV = "../envs/latentspin.yaml"
 BETAS = [repr(float(b)) for b in config["vae"]["betas"]]
 CHOSEN_BETA = repr(float(config["vae"]["beta"]))
 
+# The start-up checks below run once, in the main Snakemake process. A cluster job parses this
+# Snakefile again in its own process; it skips them (the main process has made them, and the job's
+# own command checks what it reads: install-model its model, explore its objective).
+CHECK_AT_START = workflow.is_main_process
+
 # vae.pretrained (docs/models.md): the chosen beta's model from a file instead of training, found
 # and checked now (its SHA-256, weights, architecture and beta against this config), before any job
 PRETRAINED_MODEL = None
@@ -61,14 +66,15 @@ if config["vae"].get("pretrained"):
     PRETRAINED_MODEL = str(
         shipped.resolve(config["vae"]["pretrained"]["path"], [WORK_DIR, workflow.basedir])
     )
-    shipped.check(config, PRETRAINED_MODEL)
+    if CHECK_AT_START:
+        shipped.check(config, PRETRAINED_MODEL)
 
 # the explored (algorithm, objective) pairs
 PAIRS = explore_pairs(config)
 # every objective: the paper's five, then yours, each imported and tried on random spins now,
 # before any job (a bad one stops the run naming its key)
 OBJECTIVE_NAMES = objective_names(config)
-if custom_objectives(config):
+if custom_objectives(config) and CHECK_AT_START:
     from latentspin.explore.objectives import check_custom
 
     check_custom(config, PAIRS)

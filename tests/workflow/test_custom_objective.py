@@ -5,8 +5,6 @@ alone, and a bad function stops Snakemake before any job."""
 
 import os
 import re
-import subprocess
-import sys
 
 import matplotlib.image as mpimg
 import numpy as np
@@ -77,9 +75,7 @@ def test_a_bad_function_stops_snakemake_before_any_job(checkout, tmp_path):
     (tmp_path / "badobjectives.py").write_text("def per_site(spins):\n    return spins[:, 2]\n")
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"explore": {"objectives": {"custom": {
         "q": {"function": "badobjectives:per_site", "maximize": False, "pressure": 2}}}, "pairs": {"genetic": ["q"]}}}))
-    r = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-s", str(checkout / "Snakefile"), "--directory",
-                        str(tmp_path), "--cores", "1", "--configfile", str(checkout / "presets" / "smoke.yaml"),
-                        str(tmp_path / "bad.yaml")], capture_output=True, text=True, timeout=300)
+    r, _ = snakemake(checkout, tmp_path, extra=("-n",), configfiles=[tmp_path / "bad.yaml"], timeout=300, check=False)
     assert r.returncode != 0
     assert ("config key explore.objectives.custom.q.function (badobjectives:per_site) returned shape (2, 32, 32) on "
             "random unit spins of shape (2, 3, 32, 32), float32; expected (2,): one value per state") in r.stdout, \

@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 import zarr
+from conftest import run_snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -26,10 +27,9 @@ def _compare():
     return module.compare
 
 
-def snakemake(checkout, workdir, *args):
-    cmd = [sys.executable, "-m", "snakemake", *args, "-s", str(checkout / "Snakefile"), "--directory", str(workdir),
-           "--cores", "2", "--configfile", str(checkout / "presets" / "smoke.yaml")]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+def snakemake(checkout, workdir, *targets, forcerun):
+    """A smoke run that may fail (the faults below make it); its process."""
+    return run_snakemake(checkout, workdir, *targets, extra=("--forcerun", forcerun), timeout=900, check=False)[0]
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_a_nan_in_the_training_data_stops_training_and_nothing_after_it(copy_of_
     spins[5, 1, 3, 3] = np.nan
     downstream = _outputs(run, ["results/explore", "results/figures", "results/claims.csv"])
 
-    r = snakemake(checkout, run, "--forcerun", "train_vae")
+    r = snakemake(checkout, run, forcerun="train_vae")
     assert r.returncode != 0
     logs = sorted((run / RULE_LOGS / "vae").glob("train_beta*.log"))
     failed = [log for log in logs if "latentspin: error:" in log.read_text()]
@@ -78,7 +78,7 @@ def test_a_nan_in_the_training_data_stops_training_and_nothing_after_it(copy_of_
     shutil.copytree(backup, store)
     # the same command again, as far as the models and their table: they come out bitwise as the
     # clean run's (what reads them is deterministic, tested with the searches)
-    r = snakemake(checkout, run, "results/vae/diagnostics.csv", "--forcerun", "train_vae")
+    r = snakemake(checkout, run, "results/vae/diagnostics.csv", forcerun="train_vae")
     assert r.returncode == 0, r.stderr[-3000:]
     assert _compare()(clean / "results", run / "results") == []
 
@@ -94,7 +94,7 @@ def test_a_model_cut_short_stops_the_searches_and_nothing_after_them(copy_of_smo
                                                      "relaxation") for ext in ("png", "pdf")]
     downstream = _outputs(run, after_searches)
 
-    r = snakemake(checkout, run, "--forcerun", "explore")
+    r = snakemake(checkout, run, forcerun="explore")
     assert r.returncode != 0
     failed = [log for log in (run / RULE_LOGS / "explore").glob("*.log") if "latentspin: error:" in log.read_text()]
     assert failed, "no search reported the damaged model"
@@ -109,7 +109,7 @@ def test_a_model_cut_short_stops_the_searches_and_nothing_after_them(copy_of_smo
     # the same command again, as far as the tables of the model's readers: the searches' and the
     # VAE diagnostics' (which failed alike, and whose table Snakemake removed; the figures and the
     # claims read these alone)
-    r = snakemake(checkout, run, "results/explore/metrics.csv", "results/vae/diagnostics.csv", "--forcerun", "explore")
+    r = snakemake(checkout, run, "results/explore/metrics.csv", "results/vae/diagnostics.csv", forcerun="explore")
     assert r.returncode == 0, r.stderr[-3000:]
     assert _compare()(clean / "results", run / "results") == []
 
