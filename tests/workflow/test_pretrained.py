@@ -57,3 +57,8 @@ def test_a_changed_model_file_stops_snakemake_before_any_job(root, workdir):
     assert re.search(r"models/decoder\.pt: its SHA-256 is [0-9a-f]{64}, not the [0-9a-f]{64} that config key "
                      r"vae\.pretrained\.sha256 names", r.stderr + r.stdout)
     assert not (workdir / "results").exists()
+    # a cluster job reads the Snakefile again (Snakemake's remote mode) and leaves the check to the
+    # main process and to its own install-model command: its parse neither hashes nor loads the file
+    job, _ = snakemake(root, workdir, "results/vae/beta0.001/model.pt", extra=["-n", "--mode", "remote"],
+                       configfiles=[workdir / "decoder.yaml"], timeout=300)
+    assert "install_pretrained_vae" in job.stdout
