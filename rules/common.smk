@@ -38,6 +38,7 @@ from latentspin.core.config import (  # noqa: E402
     retrain_job_json,
     retrain_pairs,
     explore_pairs,
+    search_priority,
     objective_module_file,
     objective_names,
     section_json,

@@ -15,6 +15,8 @@ rule explore:
     conda:
         ENV
     threads: config["explore"]["threads"]
+    # the longest searches first (search_priority), so that none is left to run alone at the end
+    priority: lambda wc: search_priority(config, wc.algorithm)
     resources:
         gpu=gpus("explore"),
     params:

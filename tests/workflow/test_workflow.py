@@ -8,7 +8,9 @@ import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from conftest import run_snakemake as snakemake
+from latentspin.core import config as cfg
 from latentspin.core import stores
 
 pytestmark = pytest.mark.slow
@@ -81,6 +83,26 @@ def test_every_pair_explored(smoke):
     assert (metrics["decodes"] > 0).all() and (metrics["decodes_per_s"] > 0).all()
     ds = stores.open_dataset(workdir / "results/explore/genetic/W/trajectory.zarr")
     assert ds.sizes["generation"] == 11 and list(ds["snapshot"].values) == [0, 5, 10]
+
+
+def test_the_longest_searches_start_first(smoke_paper_pairs, paper_config):
+    """With fewer cores than searches, Snakemake starts them in the order of their priority, most
+    decodes first (search_priority): in the smoke run, the three stochastic searches, then
+    single-code, then the genetic ones; no search starts after one of lower priority."""
+    from latentspin.core.config import search_priority
+
+    log = "".join(f.read_text() for f in sorted((smoke_paper_pairs / ".snakemake" / "log").glob("*.log")))
+    started = re.findall(r"^(?:local)?rule explore:\n(?:    .*\n)*?    wildcards: algorithm=(\w+), objective=\w+\n"
+                         r"(?:    .*\n)*?    priority: (\d+)", log, re.MULTILINE)
+    assert len(started) == 8, log[-3000:]
+    priorities = [int(p) for _, p in started]
+    assert priorities == sorted(priorities, reverse=True), started
+    assert [a for a, _ in started[:3]] == ["stochastic"] * 3, started
+    # the smoke preset's numbers: stochastic 8 samples x 30 steps, single-code 8 codes x 20, both x 2
+    # for the gradient; genetic 16 x 10
+    smoke = cfg.merge(paper_config, yaml.safe_load((Path(__file__).parents[2] / "presets" / "smoke.yaml").read_text()))
+    assert {a: int(p) for a, p in started} == {a: search_priority(smoke, a) for a in ("stochastic", "single_code", "genetic")} \
+        == {"stochastic": 480, "single_code": 320, "genetic": 160}
 
 
 def test_rerun_has_nothing_to_do_and_one_rule_reruns(smoke, checkout):
