@@ -291,17 +291,19 @@ def retrain_pairs(config: Mapping) -> list[tuple[str, str]]:
     return pairs if repeated is None else [(a, o) for a, o in pairs if o in repeated.get(a, [])]
 
 
+# a search's batch and its length, the keys of explore.{algorithm}: their product is its most decodes
+SEARCH_SIZE = {"single_code": ("codes", "iterations"), "genetic": ("population", "generations"),
+               "stochastic": ("samples", "max_iterations")}
+
+
 def search_priority(config: Mapping, algorithm: str) -> int:
-    """A search job's Snakemake priority: its most decodes (codes × iterations, population ×
-    generations, samples × max_iterations), counted twice where the search follows a gradient
-    (the backward pass costs about as much as the decode). With fewer cores than
-    searches the longest start first, so that none of them is left to run alone at the end (at
-    the paper's settings, the stochastic searches)."""
+    """A search job's Snakemake priority: its most decodes (SEARCH_SIZE), counted twice where the
+    search follows a gradient (its backward pass costs about as much as the decode). With fewer
+    cores than searches the longest start first, so that none of them is left to run alone at the
+    end (at the paper's settings, the stochastic searches)."""
+    batch, steps = SEARCH_SIZE[algorithm]
     ex = config["explore"][algorithm]
-    decodes = {"single_code": lambda: ex["codes"] * ex["iterations"],
-               "genetic": lambda: ex["population"] * ex["generations"],
-               "stochastic": lambda: ex["samples"] * ex["max_iterations"]}[algorithm]()
-    return decodes * (2 if algorithm in GRADIENT_ALGORITHMS else 1)
+    return ex[batch] * ex[steps] * (2 if algorithm in GRADIENT_ALGORITHMS else 1)
 
 
 def objective_module_file(function: str) -> Path | None:
