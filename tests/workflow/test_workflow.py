@@ -85,12 +85,10 @@ def test_every_pair_explored(smoke):
     assert ds.sizes["generation"] == 11 and list(ds["snapshot"].values) == [0, 5, 10]
 
 
-def test_the_longest_searches_start_first(smoke_paper_pairs, paper_config):
+def test_the_longest_searches_start_first(smoke_paper_pairs, paper_config, root):
     """With fewer cores than searches, Snakemake starts them in the order of their priority, most
     decodes first (search_priority): in the smoke run, the three stochastic searches, then
     single-code, then the genetic ones; no search starts after one of lower priority."""
-    from latentspin.core.config import search_priority
-
     log = "".join(f.read_text() for f in sorted((smoke_paper_pairs / ".snakemake" / "log").glob("*.log")))
     started = re.findall(r"^(?:local)?rule explore:\n(?:    .*\n)*?    wildcards: algorithm=(\w+), objective=\w+\n"
                          r"(?:    .*\n)*?    priority: (\d+)", log, re.MULTILINE)
@@ -100,8 +98,8 @@ def test_the_longest_searches_start_first(smoke_paper_pairs, paper_config):
     assert [a for a, _ in started[:3]] == ["stochastic"] * 3, started
     # the smoke preset's numbers: stochastic 8 samples x 30 steps, single-code 8 codes x 20, both x 2
     # for the gradient; genetic 16 x 10
-    smoke = cfg.merge(paper_config, yaml.safe_load((Path(__file__).parents[2] / "presets" / "smoke.yaml").read_text()))
-    assert {a: int(p) for a, p in started} == {a: search_priority(smoke, a) for a in ("stochastic", "single_code", "genetic")} \
+    smoke = cfg.merge(paper_config, yaml.safe_load((root / "presets" / "smoke.yaml").read_text()))
+    assert {a: int(p) for a, p in started} == {a: cfg.search_priority(smoke, a) for a in cfg.ALGORITHMS} \
         == {"stochastic": 480, "single_code": 320, "genetic": 160}
 
 
