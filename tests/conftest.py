@@ -33,12 +33,13 @@ def tiny_config(paper_config) -> dict:
     })
 
 
-def run_snakemake(root, workdir, *targets, extra=(), configfiles=(), env=None, timeout=600, check=True):
-    """Snakemake on the smoke preset, as a user types it; returns the process and its seconds.
-    With check (the default), a failed run fails the test."""
+def run_snakemake(root, workdir, *targets, extra=(), configfiles=(), env=None, timeout=600, check=True,
+                  preset="smoke"):
+    """Snakemake on a preset (the smoke preset unless named), as a user types it; returns the
+    process and its seconds. With check (the default), a failed run fails the test."""
     # targets first: --configfile takes several values and would swallow them
     cmd = [sys.executable, "-m", "snakemake", *targets, "-s", str(root / "Snakefile"), "--directory", str(workdir),
-           "--cores", "2", *extra, "--configfile", str(root / "presets" / "smoke.yaml"), *map(str, configfiles)]
+           "--cores", "2", *extra, "--configfile", str(root / "presets" / f"{preset}.yaml"), *map(str, configfiles)]
     start = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     assert r.returncode == 0 or not check, r.stderr[-3000:]
