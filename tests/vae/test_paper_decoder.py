@@ -41,8 +41,13 @@ def test_the_paper_decoder_carries_its_training_and_provenance(root, paper_confi
     assert extra["beta"] == paper_config["vae"]["beta"] == 0.001
     # the loss it reached: valid L_RC below the 3-epoch float32 run's (docs/results-paper.md)
     assert history["valid_rc"][-1] < 0.14
-    for key in ("training_commit", "machine", "training_hours_as_run", "epoch_seconds_median", "config"):
+    for key in ("training_commit", "machine", "training_hours_as_run", "epoch_seconds_median", "config",
+                "diagnostics"):
         assert key in extra["provenance"], key
+    # its diagnostics on the 5,000 validation samples: no latent unit collapsed at beta = 0.001
+    diagnostics = extra["provenance"]["diagnostics"]
+    assert diagnostics["valid_samples"] == 5000
+    assert diagnostics["active_units"] == paper_config["vae"]["architecture"]["latent_dim"]
 
 
 def test_the_preset_changes_only_the_data_size_the_trained_betas_and_the_search_lengths(root, paper_config):
