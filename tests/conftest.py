@@ -52,6 +52,16 @@ def dry_run_jobs(output: str) -> dict[str, int]:
     return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.MULTILINE) if rule != "total"}
 
 
+def config_leaves(config: dict, prefix: str = ""):
+    """A config's values by dotted key (``vae.training.epochs``), an empty mapping being a value, for
+    comparing a preset with the paper key by key."""
+    for k, v in config.items():
+        if isinstance(v, dict) and v:
+            yield from config_leaves(v, f"{prefix}{k}.")
+        else:
+            yield f"{prefix}{k}", v
+
+
 WORKFLOW_FILES = ("Snakefile", "config.yaml", "rules", "workflow", "presets", "envs", "profiles")
 
 

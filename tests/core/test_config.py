@@ -6,6 +6,7 @@ import sys
 
 import pytest
 import yaml
+from conftest import config_leaves
 from latentspin.core import config as cfg
 
 BAD = {
@@ -64,15 +65,8 @@ def test_paper_config_and_presets_are_valid(root, paper_config):
 def test_gpu_preset_is_the_paper_run_on_other_devices(root, paper_config):
     """presets/gpu.yaml changes where and how wide jobs run, and how the samples are sharded, never
     what they compute."""
-    def leaves(d, prefix=""):
-        for k, v in d.items():
-            if isinstance(v, dict):
-                yield from leaves(v, f"{prefix}{k}.")
-            else:
-                yield f"{prefix}{k}", v
-
-    gpu = dict(leaves(cfg.load([root / "config.yaml", root / "presets" / "gpu.yaml"])))
-    paper = dict(leaves(paper_config))
+    gpu = dict(config_leaves(cfg.load([root / "config.yaml", root / "presets" / "gpu.yaml"])))
+    paper = dict(config_leaves(paper_config))
     changed = {k for k in paper if gpu[k] != paper[k]}
     assert gpu.keys() == paper.keys()
     assert changed == ({f"{stage}.{key}" for stage in ("anneal", "vae", "explore") for key in ("device", "threads")}

@@ -5,7 +5,7 @@ trained and how the searches are cut, and its DAG trains nothing."""
 
 import pytest
 import torch
-from conftest import dry_run_jobs, run_snakemake
+from conftest import config_leaves, dry_run_jobs, run_snakemake
 from latentspin.core import config as cfg
 from latentspin.vae import shipped
 
@@ -51,15 +51,8 @@ def test_the_paper_decoder_carries_its_training_and_provenance(root, paper_confi
 
 
 def test_the_preset_changes_only_the_data_size_the_trained_betas_and_the_search_lengths(root, paper_config):
-    def leaves(d, prefix=""):
-        for k, v in d.items():
-            if isinstance(v, dict) and v:
-                yield from leaves(v, f"{prefix}{k}.")
-            else:
-                yield f"{prefix}{k}", v
-
-    preset = dict(leaves(cfg.load([root / "config.yaml", root / "presets" / "paper-decoder.yaml"])))
-    paper = dict(leaves(paper_config))
+    preset = dict(config_leaves(cfg.load([root / "config.yaml", root / "presets" / "paper-decoder.yaml"])))
+    paper = dict(config_leaves(paper_config))
     changed = {k for k in preset.keys() | paper.keys() if preset.get(k) != paper.get(k)}
     assert changed <= {"data.train.samples", "data.train.shards", "data.valid.samples", "data.valid.shards",
                        "vae.betas", "vae.pretrained", "vae.pretrained.path", "vae.pretrained.sha256",
