@@ -223,6 +223,10 @@ def test_a_stochastic_claim_says_whether_its_search_converged_or_hit_the_cap():
     done = table(pairs=pairs(stochastic__Mz={"iterations": 9540, "converged": 1}))
     assert "ran 9,540 steps, converged: max σ* below" in done.loc["5b-skyrmions", "measured"]
     assert "ran" not in done.loc["4f-gap", "measured"]  # a genetic claim: no such note
+    # a shortened schedule (the paper-decoder preset's) is named beside the steps
+    short = table(pairs=pairs(stochastic__energy={"iterations": 10000, "converged": 0, "gamma_start": 1.0,
+                                                  "gamma_factor": 0.1, "gamma_every": 1000}))
+    assert "ran 10,000 steps (γ from 1, × 0.1 every 1,000 steps), stopped at" in short.loc["5c-gap", "measured"]
 
 
 def test_missing_runs_are_listed_not_dropped():

@@ -26,7 +26,8 @@ def test_the_searches_of_your_objective_have_their_rows_and_paths(smoke, checkou
     metrics = pd.read_csv(workdir / "results/explore/metrics.csv")
     yours = metrics[metrics["objective"] == NAME].set_index("algorithm")
     assert sorted(yours.index) == sorted(cfg.ALGORITHMS)
-    stochastic_only = ["converged", "iterations"]  # empty in the other algorithms' rows
+    # how the stochastic search ended and on which γ schedule: empty in the other algorithms' rows
+    stochastic_only = ["converged", "iterations", "gamma_start", "gamma_factor", "gamma_every"]
     numbers = yours.select_dtypes("number").drop(columns=stochastic_only)
     assert numbers.shape[1] > 25 and np.isfinite(numbers.to_numpy(dtype=float)).all()
     assert np.isfinite(yours.loc["stochastic", stochastic_only].to_numpy(dtype=float)).all()
@@ -44,6 +45,7 @@ def test_the_searches_of_your_objective_have_their_rows_and_paths(smoke, checkou
     assert paths.stat().st_mtime > (workdir / f"results/explore/stochastic/{NAME}/summary.json").stat().st_mtime
     assert (workdir / "results/benchmarks/figures/paths.tsv").exists()
     config = cfg.load([checkout / "config.yaml", checkout / "presets" / "smoke.yaml"])
+    assert yours.loc["stochastic", "gamma_every"] == config["explore"]["stochastic"]["gamma_every"]
     dpi = config["figures"]["dpi"]
     assert mpimg.imread(paths).shape[0] == round((1.9 * 12 + 0.6) * dpi)
     # the claims read the paper's objectives only

@@ -380,7 +380,8 @@ def run_pair(config: Mapping, algorithm: str, objective_name: str, model: VAE, *
              "round": int(model.extra.get("retrain_round", 0)),  # of explore.retrain: 0, the paper's decoder
              "prior_amplitude": prior_amplitude(model.decoder, model.cfg.latent_dim, config["seed"], device)}
     if algorithm == "stochastic":
-        attrs |= {"converged": int(out["converged"]), "iterations": int(out["iterations"])}
+        attrs |= {"converged": int(out["converged"]), "iterations": int(out["iterations"]),
+                  **{k: ex["stochastic"][k] for k in ("gamma_start", "gamma_factor", "gamma_every")}}
     summary_attrs = dict(attrs)
     attrs |= {f"objective_{k}": v for k, v in obj.source.items()}  # yours: its function and module, in the store
     ds = xr.Dataset(data_vars, coords=coords, attrs=attrs)

@@ -326,16 +326,19 @@ def _available(claim: Claim, inp: Inputs) -> str | None:
 
 
 def _how_searches_ended(claim: Claim, inp: Inputs) -> str:
-    """How long each stochastic search the claim reads ran, and whether it reached the paper's
-    stopping rule (max σ* below explore.stochastic.sigma_tol) or the step cap before it: a result
-    of a search cut short is named as such."""
+    """How long each stochastic search the claim reads ran, on which γ schedule, and whether it
+    reached the paper's stopping rule (max σ* below explore.stochastic.sigma_tol) or the step cap
+    before it: a result of a search cut short, or of a schedule other than the paper's, is named as
+    such."""
     notes = []
     for need in claim.needs:
         run = inp.pairs.get(need) if isinstance(need, tuple) and need[0] == "stochastic" else None
         if run is not None and "iterations" in run:
             end = ("converged: max σ* below explore.stochastic.sigma_tol" if int(run.get("converged", 0))
                    else "stopped at explore.stochastic.max_iterations before σ* converged")
-            notes.append(f"the stochastic {need[1]} search ran {int(run['iterations']):,} steps, {end}")
+            schedule = (f" (γ from {float(run['gamma_start']):g}, × {float(run['gamma_factor']):g} every "
+                        f"{int(run['gamma_every']):,} steps)" if "gamma_every" in run else "")
+            notes.append(f"the stochastic {need[1]} search ran {int(run['iterations']):,} steps{schedule}, {end}")
     return f" [{'; '.join(notes)}]" if notes else ""
 
 
