@@ -56,7 +56,8 @@ def test_the_preset_changes_only_the_data_size_the_trained_betas_and_the_search_
     changed = {k for k in preset.keys() | paper.keys() if preset.get(k) != paper.get(k)}
     assert changed <= {"data.train.samples", "data.train.shards", "data.valid.samples", "data.valid.shards",
                        "vae.betas", "vae.pretrained", "vae.pretrained.path", "vae.pretrained.sha256",
-                       "explore.threads", "explore.stochastic.max_iterations"}, changed
+                       "explore.threads", "explore.stochastic.gamma_every",
+                       "explore.stochastic.max_iterations"}, changed
     assert preset["data.train.samples"] >= paper["figures.x_in_w_mz"]  # X_IN of Fig. 5f
 
 
