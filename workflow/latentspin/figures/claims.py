@@ -326,10 +326,10 @@ def _available(claim: Claim, inp: Inputs) -> str | None:
 
 
 def _how_searches_ended(claim: Claim, inp: Inputs) -> str:
-    """How long each stochastic search the claim reads ran, on which γ schedule, and whether it
-    reached the paper's stopping rule (max σ* below explore.stochastic.sigma_tol) or the step cap
-    before it: a result of a search cut short, or of a schedule other than the paper's, is named as
-    such."""
+    """How long each stochastic search the claim reads ran, on which γ schedule (where its store
+    records one), and whether it reached the paper's stopping rule (max σ* below
+    explore.stochastic.sigma_tol) or the step cap before it: a result of a search cut short, or of
+    a shortened schedule, reads as such."""
     notes = []
     for need in claim.needs:
         run = inp.pairs.get(need) if isinstance(need, tuple) and need[0] == "stochastic" else None
