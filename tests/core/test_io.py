@@ -1,5 +1,5 @@
 import pytest
-from latentspin.core.io import atomic, temporary, write_json
+from latentspin.core.io import atomic, save_torch, temporary, write_json
 from latentspin.core.seeds import derive_seed
 
 
@@ -39,3 +39,15 @@ def test_what_a_killed_write_left_is_cleared_by_the_next(tmp_path):
     assert not path.exists()
     write_json({"v": 3}, path)
     assert '"v": 3' in path.read_text() and not temporary(path).exists()
+
+
+def test_a_checkpoint_is_saved_where_its_folder_was_removed(tmp_path):
+    """Snakemake, stopping a job, removes its incomplete output and every empty folder above it
+    while the job still saves its state on the signal: the save makes the folder again."""
+    import torch
+
+    path = tmp_path / "explore" / "genetic" / "energy" / "checkpoint.pt"
+    assert not path.parent.exists()
+    save_torch({"generation": 513, "z": torch.arange(6.0).reshape(2, 3)}, path)
+    saved = torch.load(path, weights_only=True)
+    assert saved["generation"] == 513 and torch.equal(saved["z"], torch.arange(6.0).reshape(2, 3))

@@ -32,10 +32,14 @@ def _remove(path: Path):
 
 @contextmanager
 def atomic(path: str | Path) -> Iterator[Path]:
-    """Yield the temporary path to write a file or directory under; when the block succeeds it
-    replaces `path`, when it fails it is removed and `path` keeps what it had."""
+    """Yield the temporary path to write a file or directory under (its folder made if missing);
+    when the block succeeds it replaces `path`, when it fails it is removed and `path` keeps what
+    it had."""
     path = Path(path)
     tmp = temporary(path)
+    # The folder may be gone: Snakemake, clearing a stopped job's incomplete output, removes the
+    # empty folders above it (os.removedirs) while the job is still saving its checkpoint there
+    path.parent.mkdir(parents=True, exist_ok=True)
     _remove(tmp)  # what a killed write left
     try:
         yield tmp
