@@ -2,15 +2,22 @@
 cut short each stop their job with a one-line message, nothing downstream runs, and once the file
 is restored the same command again (up to the stage's own table) completes with outputs equal to a
 clean run's. (The same command: Snakemake removes a failed job's outputs, and a plain rerun, which
-finds everything downstream of them complete, would not make them anew.)"""
+finds everything downstream of them complete, would not make them anew.) Besides: a second run in
+the same directory is refused, and a search stopped while Snakemake removes its job's folder still
+saves its checkpoint."""
 
 import importlib.util
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 import zarr
 from conftest import run_snakemake
 
@@ -20,7 +27,7 @@ RULE_LOGS = "results/logs"
 
 
 def _compare():
-    spec = importlib.util.spec_from_file_location("compare_runs", __import__("pathlib").Path(__file__).parents[2]
+    spec = importlib.util.spec_from_file_location("compare_runs", Path(__file__).parents[2]
                                                   / "dev" / "compare_runs.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -117,8 +124,6 @@ def test_a_model_cut_short_stops_the_searches_and_nothing_after_them(copy_of_smo
 def test_a_second_run_in_the_same_directory_is_refused_while_the_first_runs(checkout, tmp_path):
     """Snakemake's lock: two runs would write the same outputs; the second stops at once, naming
     the lock, and the first completes untouched."""
-    import time
-
     target = "results/data/shards/valid/0.zarr"
     cmd = [sys.executable, "-m", "snakemake", target, "-s", str(checkout / "Snakefile"), "--directory",
            str(tmp_path), "--cores", "1", "--configfile", str(checkout / "presets" / "smoke.yaml")]
@@ -133,3 +138,68 @@ def test_a_second_run_in_the_same_directory_is_refused_while_the_first_runs(chec
     out, err = first.communicate(timeout=300)
     assert first.returncode == 0, err[-2000:]
     assert (tmp_path / target).is_dir()
+
+
+def _processes(*words):
+    """{pid: its command name} of the processes whose command line holds every one of `words`."""
+    found = {}
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            name = (proc / "comm").read_text().strip()
+        except (OSError, ValueError):
+            continue  # ended meanwhile, or not a process
+        if proc.name.isdigit() and all(w in cmdline for w in words):
+            found[int(proc.name)] = name
+    return found
+
+
+def _wait(condition, seconds, what):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+        time.sleep(0.2)
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the processes from /proc (Linux)")
+def test_a_search_whose_job_shell_is_killed_first_still_saves_its_checkpoint(copy_of_smoke, checkout, tmp_path):
+    """SIGTERM to every process of a job (SLURM's time limit, `pkill -f`) ends the job's shell at
+    once: Snakemake takes the job for failed and removes its incomplete output with every empty
+    folder above it, while the search, on the same signal, is still saving its state into one of
+    those folders. The order made deterministic here (the shell, Snakemake's removal, then the
+    search): the state is saved all the same, and the stop says where."""
+    _, run = copy_of_smoke
+    out_dir = "results/explore/genetic/energy"
+    log = run / RULE_LOGS / "explore" / "genetic_energy.log"
+    shutil.rmtree(run / out_dir)
+    log.unlink()
+    endless = tmp_path / "endless.yaml"  # a search that runs until it is stopped
+    endless.write_text(yaml.safe_dump({"explore": {"genetic": {"generations": 10**7}}}))
+    cmd = [sys.executable, "-m", "snakemake", f"{out_dir}/summary.json", "-s", str(checkout / "Snakefile"),
+           "--directory", str(run), "--cores", "1", "--configfile", str(checkout / "presets" / "smoke.yaml"),
+           str(endless)]
+    snakemake = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait(lambda: log.exists() and "it/s" in log.read_text(errors="replace"), 300, "the search's progress")
+        job = _processes("latentspin explore", f"--out-dir {out_dir}")
+        shells = [pid for pid, name in job.items() if name in ("bash", "sh")]
+        searches = [pid for pid, name in job.items() if name.startswith("python")]
+        assert len(shells) == 1 and len(searches) == 1, job
+        os.kill(shells[0], signal.SIGTERM)
+        _wait(lambda: not (run / out_dir).exists(), 120, "Snakemake to remove the failed job's folder")
+        os.kill(searches[0], signal.SIGTERM)
+        _wait(lambda: searches[0] not in _processes("latentspin explore", f"--out-dir {out_dir}"), 120,
+              "the search to stop")
+        snakemake.communicate(timeout=120)
+        assert snakemake.returncode != 0
+    finally:
+        if snakemake.poll() is None:
+            snakemake.kill()
+        for pid in _processes("latentspin explore", f"--out-dir {out_dir}"):
+            os.kill(pid, signal.SIGKILL)
+    import torch
+
+    saved = torch.load(run / out_dir / "checkpoint.pt", weights_only=True)
+    done = saved["state"]["generation"]
+    assert 0 < done < 10**7
+    assert f"search stopped after iteration {done}, its state saved in {out_dir}/checkpoint.pt" in log.read_text()
