@@ -140,16 +140,20 @@ def test_a_second_run_in_the_same_directory_is_refused_while_the_first_runs(chec
     assert (tmp_path / target).is_dir()
 
 
-def _processes(*words):
-    """{pid: its command name} of the processes whose command line holds every one of `words`."""
+def _processes(cwd, *words):
+    """{pid: its command name} of the processes working in `cwd` whose command line holds every one
+    of `words` (a run of the same search elsewhere on the machine is not touched)."""
     found = {}
     for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
         try:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             name = (proc / "comm").read_text().strip()
-        except (OSError, ValueError):
-            continue  # ended meanwhile, or not a process
-        if proc.name.isdigit() and all(w in cmdline for w in words):
+            here = os.readlink(proc / "cwd") == str(cwd)
+        except OSError:
+            continue  # ended meanwhile, or another user's
+        if here and all(w in cmdline for w in words):
             found[int(proc.name)] = name
     return found
 
@@ -169,7 +173,9 @@ def test_a_search_whose_job_shell_is_killed_first_still_saves_its_checkpoint(cop
     those folders. The order made deterministic here (the shell, Snakemake's removal, then the
     search): the state is saved all the same, and the stop says where."""
     _, run = copy_of_smoke
+    run = run.resolve()  # as /proc gives the jobs' working directory
     out_dir = "results/explore/genetic/energy"
+    job_words = ("latentspin explore", f"--out-dir {out_dir}")
     log = run / RULE_LOGS / "explore" / "genetic_energy.log"
     shutil.rmtree(run / out_dir)
     log.unlink()
@@ -181,21 +187,20 @@ def test_a_search_whose_job_shell_is_killed_first_still_saves_its_checkpoint(cop
     snakemake = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         _wait(lambda: log.exists() and "it/s" in log.read_text(errors="replace"), 300, "the search's progress")
-        job = _processes("latentspin explore", f"--out-dir {out_dir}")
+        job = _processes(run, *job_words)
         shells = [pid for pid, name in job.items() if name in ("bash", "sh")]
         searches = [pid for pid, name in job.items() if name.startswith("python")]
         assert len(shells) == 1 and len(searches) == 1, job
         os.kill(shells[0], signal.SIGTERM)
         _wait(lambda: not (run / out_dir).exists(), 120, "Snakemake to remove the failed job's folder")
         os.kill(searches[0], signal.SIGTERM)
-        _wait(lambda: searches[0] not in _processes("latentspin explore", f"--out-dir {out_dir}"), 120,
-              "the search to stop")
+        _wait(lambda: searches[0] not in _processes(run, *job_words), 120, "the search to stop")
         snakemake.communicate(timeout=120)
         assert snakemake.returncode != 0
     finally:
         if snakemake.poll() is None:
             snakemake.kill()
-        for pid in _processes("latentspin explore", f"--out-dir {out_dir}"):
+        for pid in _processes(run, *job_words):
             os.kill(pid, signal.SIGKILL)
     import torch
 
