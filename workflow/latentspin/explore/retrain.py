@@ -195,8 +195,7 @@ def retrain_job(config: Mapping, objective_name: str, round_number: int, model_p
     found_x = torch.cat([f for f in found if len(f)]).float()
     values = torch.cat([objective_values(objective, train_x), objective_values(objective, found_x)])
     weights = rank_weights(values, objective.maximize, settings["k"])
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir)  # made by the first write into it (latentspin.core.io.atomic)
     checkpoint = out / "checkpoint.pt"
     seed = derive_seed(config["seed"], "retrain", objective_name, str(round_number))
     batch_size = config["vae"]["training"]["batch_size"]

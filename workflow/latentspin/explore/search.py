@@ -413,8 +413,7 @@ def search_job(config: Mapping, algorithm: str, objective_name: str, model_path:
     checkpoint left at the last good state."""
     set_torch_threads(threads)
     dev = resolve_device(device)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir)  # made by the first write into it (latentspin.core.io.atomic)
     checkpoint = out / "checkpoint.pt"
     ds, summary = run_pair(config, algorithm, objective_name, load_model(model_path), device=dev, threads=threads,
                            checkpoint=checkpoint, **checkpoint_seconds)

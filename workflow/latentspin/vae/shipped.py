@@ -93,8 +93,7 @@ def install(config: Mapping, path: str | Path, out_dir: str | Path) -> Path:
     """Check the file `path` (:func:`check`) and write it as ``model.pt``, with its
     ``history.csv``, into `out_dir`: where training would have written them."""
     model = check(config, path)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(out_dir)  # made by save_model's write (latentspin.core.io.atomic)
     save_model(model, out_dir / "model.pt", extra=model.extra)
     write_csv(pd.DataFrame(model.extra["history"]), out_dir / "history.csv")
     return out_dir

@@ -277,8 +277,7 @@ def train_beta(config: Mapping, beta: float, train_path, valid_path, out_dir, *,
                checkpoint_seconds: float = CHECKPOINT_SECONDS) -> Path:
     """Train the model of one β and write ``model.pt`` and ``history.csv`` into out_dir (and
     ``checkpoint.pt`` while it trains, every `checkpoint_seconds`: see :func:`fit`)."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(out_dir)  # made by the first write into it (latentspin.core.io.atomic)
     set_torch_threads(threads)
     dev = resolve_device(device)
     cfg, tcfg = vae_config(config), train_config(config, beta)
